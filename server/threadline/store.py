@@ -68,9 +68,14 @@ def _file_stamp() -> str:
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
 
 
+def _is_id(value: str) -> bool:
+    """``is_session_id`` plus a length check: its ``$`` would let a trailing newline by."""
+    return len(value) == 36 and is_session_id(value)
+
+
 def _check_id(session_id: object) -> str:
     """Refuse anything but a canonical id, so no path is ever built from an unchecked one."""
-    if not isinstance(session_id, str) or not is_session_id(session_id):
+    if not isinstance(session_id, str) or not _is_id(session_id):
         raise ValueError(f"Not a well-formed session id: {session_id!r}.")
     return session_id
 
@@ -311,7 +316,7 @@ class ProjectStore:
         except OSError as exc:
             raise self._error(exc, "read") from exc
         for entry in entries:
-            if not is_session_id(entry.name) or not entry.is_dir(follow_symlinks=False):
+            if not _is_id(entry.name) or not entry.is_dir(follow_symlinks=False):
                 continue
             try:
                 stat = os.stat(os.path.join(entry.path, METADATA_NAME))
@@ -364,9 +369,7 @@ class ProjectStore:
             try:
                 target = _set_aside(path)
             except OSError as exc:
-                _warn_once(
-                    str(path), "Threadline metadata %s is corrupt and cannot be set aside: %s", path, exc
-                )
+                _warn_once(str(path), "Threadline metadata %s is corrupt and cannot be set aside: %s", path, exc)
                 return None, False
             _log.warning("Threadline metadata %s was corrupt; it is kept as %s.", path, target.name)
             return None, True
@@ -573,7 +576,7 @@ class ProjectStore:
                 mtime = entry.stat(follow_symlinks=False).st_mtime_ns
             except FileNotFoundError:
                 continue  # removed by a concurrent switch
-            found.append((entry.name, suffix if is_session_id(suffix) else None, mtime))
+            found.append((entry.name, suffix if _is_id(suffix) else None, mtime))
         return found
 
     def active_session_id(self) -> str | None:

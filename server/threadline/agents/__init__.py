@@ -1,0 +1,1 @@
+"""Agent adapters: everything specific to one agent CLI lives behind :class:`AgentAdapter`."""

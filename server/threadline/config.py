@@ -1,0 +1,90 @@
+"""Server options from ``initializationOptions`` (protocol §1), every field defaulted.
+
+Initialization never fails on options: an unknown key is ignored and logged, a value of
+the wrong type falls back to its default and is reported once as a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+KNOWN_KEYS = frozenset({"claudeConfigDir", "agents", "watch"})
+
+
+@dataclass(slots=True)
+class AgentOptions:
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Options:
+    claude_config_dir: Path
+    agents: dict[str, AgentOptions]
+    watch: bool = True
+
+
+def default_claude_config_dir() -> Path:
+    configured = os.environ.get("CLAUDE_CONFIG_DIR")
+    return Path(configured) if configured else Path.home() / ".claude"
+
+
+def defaults() -> Options:
+    return Options(claude_config_dir=default_claude_config_dir(), agents={"claude": AgentOptions(["claude"])})
+
+
+def parse_options(raw: Any) -> tuple[Options, list[str]]:
+    """Options and the warnings to show the user once (one sentence each)."""
+    options = defaults()
+    warnings: list[str] = []
+    if raw is None:
+        return options, warnings
+    if not isinstance(raw, dict):
+        return options, ["Threadline: initializationOptions must be an object; using the defaults."]
+    for key in raw:
+        if key not in KNOWN_KEYS:
+            logger.info("ignoring unknown initialization option %r", key)
+    config_dir = raw.get("claudeConfigDir")
+    if config_dir is not None:
+        if isinstance(config_dir, str) and config_dir:
+            options.claude_config_dir = Path(os.path.expanduser(config_dir))
+        else:
+            warnings.append(f"Threadline: 'claudeConfigDir' must be a path; using {options.claude_config_dir}.")
+    watch = raw.get("watch")
+    if watch is not None:
+        if isinstance(watch, bool):
+            options.watch = watch
+        else:
+            warnings.append("Threadline: 'watch' must be true or false; watching files.")
+    agents = raw.get("agents")
+    if agents is not None and not isinstance(agents, dict):
+        warnings.append("Threadline: 'agents' must be an object; using the default agent commands.")
+        agents = None
+    for agent_id, spec in (agents or {}).items():
+        if agent_id not in options.agents:
+            logger.info("ignoring options for unknown agent %r", agent_id)
+            continue
+        if not isinstance(spec, dict):
+            warnings.append(f"Threadline: 'agents.{agent_id}' must be an object; using its defaults.")
+            continue
+        command, env = spec.get("command"), spec.get("env")
+        if command is not None:
+            if isinstance(command, list) and command and all(isinstance(p, str) and p for p in command):
+                options.agents[agent_id].command = list(command)
+            else:
+                warnings.append(
+                    f"Threadline: 'agents.{agent_id}.command' must be a non-empty list of strings; "
+                    f"using {options.agents[agent_id].command}."
+                )
+        if env is not None:
+            if isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+                options.agents[agent_id].env = dict(env)
+            else:
+                warnings.append(f"Threadline: 'agents.{agent_id}.env' must map names to strings; ignoring it.")
+    return options, warnings

@@ -1,0 +1,153 @@
+"""One running agent turn: the process, its stdout monitor, cancellation, and its end.
+
+The process is spawned from an argv list (never a shell), in its own process group,
+with the prompt written to stdin and stdin then closed, so a prompt can never become
+a flag or a shell word and the agent never waits on an idle pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from threadline.agents.base import TurnMonitor, TurnOutcome
+
+logger = logging.getLogger(__name__)
+
+STDERR_TAIL_BYTES = 8192
+MAX_EVENT_LINE = 64 * 1024 * 1024
+CANCEL_GRACE_SECONDS = 3.0
+
+
+@dataclass(slots=True)
+class SpawnSpec:
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    stdin: bytes
+
+
+class AgentRun:
+    """A started agent process; ``on_exit`` is called once with the turn's outcome."""
+
+    def __init__(
+        self,
+        session_id: str,
+        monitor: TurnMonitor,
+        on_event: Callable[[], None],
+        on_exit: Callable[[AgentRun, TurnOutcome, int], None],
+    ) -> None:
+        self.session_id = session_id
+        self.monitor = monitor
+        self._on_event = on_event
+        self._on_exit = on_exit
+        self.process: asyncio.subprocess.Process | None = None
+        self.cancelled = False
+        self.done = asyncio.Event()
+        self.outcome: TurnOutcome | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    async def start(self, spec: SpawnSpec) -> None:
+        """Spawn the process; returns as soon as it exists (OSError if it cannot start)."""
+        self.process = await asyncio.create_subprocess_exec(
+            *spec.argv,
+            cwd=spec.cwd,
+            env=spec.env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        self._spawn(self._feed_stdin(spec.stdin))
+        self._spawn(self._supervise())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _feed_stdin(self, data: bytes) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        stdin = self.process.stdin
+        try:
+            stdin.write(data)
+            await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            logger.info("agent %s closed stdin before reading the whole prompt", self.session_id)
+        finally:
+            with contextlib.suppress(Exception):
+                stdin.close()
+
+    async def _read_stdout(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        pending = b""
+        while chunk := await self.process.stdout.read(65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                self._feed(line)
+            if len(pending) > MAX_EVENT_LINE:
+                logger.warning("agent %s printed an event line over %d bytes; skipped", self.session_id, MAX_EVENT_LINE)
+                pending = b""
+        if pending.strip():
+            self._feed(pending)
+
+    def _feed(self, line: bytes) -> None:
+        try:
+            if self.monitor.feed(line):
+                self._on_event()
+        except Exception:  # one odd event must not end the supervision of a turn
+            logger.exception("could not read an event of agent %s", self.session_id)
+
+    async def _read_stderr(self) -> bytes:
+        assert self.process is not None and self.process.stderr is not None
+        tail = b""
+        while chunk := await self.process.stderr.read(65536):
+            tail = (tail + chunk)[-STDERR_TAIL_BYTES:]
+        return tail
+
+    async def _supervise(self) -> None:
+        assert self.process is not None
+        stderr_task = asyncio.ensure_future(self._read_stderr())
+        try:
+            await self._read_stdout()
+        except Exception:
+            logger.exception("reading the output of agent %s failed", self.session_id)
+        exit_code = await self.process.wait()
+        stderr = (await stderr_task).decode("utf-8", "replace")
+        if stderr.strip():
+            logger.info("agent %s stderr: %s", self.session_id, stderr.strip()[-2000:])
+        self.outcome = self.monitor.outcome(exit_code, stderr, self.cancelled)
+        self.done.set()
+        try:
+            self._on_exit(self, self.outcome, exit_code)
+        except Exception:
+            logger.exception("recording the end of agent %s failed", self.session_id)
+
+    async def cancel(self, grace: float = CANCEL_GRACE_SECONDS) -> None:
+        """SIGINT, then SIGTERM after ``grace`` seconds, then SIGKILL; returns once it ended."""
+        if self.process is None or self.done.is_set():
+            return
+        self.cancelled = True
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            self._signal(sig)
+            try:
+                await asyncio.wait_for(self.done.wait(), grace)
+                return
+            except TimeoutError:
+                logger.info("agent %s still running after %s; escalating", self.session_id, sig.name)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, sig)
