@@ -1,0 +1,175 @@
+/**
+ * How sessions are grouped and labelled in the history tree.
+ *
+ * Pure functions (no `vscode` import): the tree provider turns their results into
+ * TreeItems, and the unit tests check them directly.
+ */
+import { calendarDaysBetween, formatCost, formatTokens, parseTime, relativeTime, statusLabel, totalTokens } from './format';
+import type { SessionInfo, Status } from './protocol';
+
+export type GroupId = 'running' | 'waiting' | 'today' | 'yesterday' | 'week' | 'older';
+
+/** The groups, in the order the tree shows them. */
+export const GROUPS: readonly { id: GroupId; label: string }[] = [
+    { id: 'running', label: 'Running' },
+    { id: 'waiting', label: 'Waiting for you' },
+    { id: 'today', label: 'Today' },
+    { id: 'yesterday', label: 'Yesterday' },
+    { id: 'week', label: 'This week' },
+    { id: 'older', label: 'Older' },
+];
+
+export interface SessionGroup {
+    id: GroupId;
+    label: string;
+    sessions: SessionInfo[];
+}
+
+/**
+ * The group of one session: its status first (running, waiting for input), then the
+ * local calendar day of its last activity. "This week" is the last 7 days before
+ * yesterday; a time that cannot be read counts as older.
+ */
+export function groupOf(session: SessionInfo, now: number): GroupId {
+    if (session.status === 'running') {
+        return 'running';
+    }
+    if (session.status === 'waiting_for_input') {
+        return 'waiting';
+    }
+    const t = parseTime(session.updatedAt);
+    if (Number.isNaN(t)) {
+        return 'older';
+    }
+    const days = calendarDaysBetween(t, now);
+    if (days <= 0) {
+        return 'today';
+    }
+    if (days === 1) {
+        return 'yesterday';
+    }
+    if (days < 7) {
+        return 'week';
+    }
+    return 'older';
+}
+
+/** Newest `updatedAt` first; ties broken by id so the order is stable. */
+export function compareSessions(a: SessionInfo, b: SessionInfo): number {
+    const ta = parseTime(a.updatedAt);
+    const tb = parseTime(b.updatedAt);
+    const va = Number.isNaN(ta) ? -Infinity : ta;
+    const vb = Number.isNaN(tb) ? -Infinity : tb;
+    if (va !== vb) {
+        return vb - va;
+    }
+    return a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0;
+}
+
+/** The non-empty groups, in tree order, each sorted newest first. */
+export function groupSessions(sessions: Iterable<SessionInfo>, now: number): SessionGroup[] {
+    const byGroup = new Map<GroupId, SessionInfo[]>();
+    for (const s of sessions) {
+        const g = groupOf(s, now);
+        let list = byGroup.get(g);
+        if (!list) {
+            list = [];
+            byGroup.set(g, list);
+        }
+        list.push(s);
+    }
+    const result: SessionGroup[] = [];
+    for (const { id, label } of GROUPS) {
+        const list = byGroup.get(id);
+        if (list && list.length > 0) {
+            result.push({ id, label, sessions: list.sort(compareSessions) });
+        }
+    }
+    return result;
+}
+
+/** The tree label: the title, never empty. */
+export function sessionLabel(session: SessionInfo): string {
+    const title = (session.title ?? '').replace(/\s+/g, ' ').trim();
+    return title.length > 0 ? title : '(untitled)';
+}
+
+/** The tree description: "★ active · claude · 5 min ago · $0.12". */
+export function sessionDescription(session: SessionInfo, now: number): string {
+    const parts: string[] = [];
+    if (session.active) {
+        parts.push('★ active');
+    }
+    parts.push(session.agent);
+    parts.push(relativeTime(session.updatedAt, now));
+    const cost = formatCost(session.usage?.costUsd);
+    if (cost) {
+        parts.push(cost);
+    }
+    return parts.join(' · ');
+}
+
+/** Tooltip lines: id, status, model, branch, tokens, cost (and the error, if any). */
+export function sessionTooltipLines(session: SessionInfo): string[] {
+    const u = session.usage;
+    const lines = [
+        sessionLabel(session),
+        '',
+        `Id: ${session.sessionId}`,
+        `Status: ${statusLabel(session.status)}${session.active ? ' (active session)' : ''}`,
+        `Agent: ${session.agent}`,
+        `Model: ${session.model ?? 'unknown'}`,
+        `Branch: ${session.gitBranch ?? 'unknown'}`,
+        `Tokens: ${formatTokens(totalTokens(u))} (in ${formatTokens(u?.inputTokens)}, out ${formatTokens(u?.outputTokens)}, cache write ${formatTokens(u?.cacheCreationTokens)}, cache read ${formatTokens(u?.cacheReadTokens)})`,
+        `Cost: ${formatCost(u?.costUsd) || 'unknown'}`,
+        `Messages: ${session.messageCount}`,
+    ];
+    if (session.skill) {
+        lines.push(`Skill: ${session.skill}`);
+    }
+    if (session.parentSessionId) {
+        lines.push(`Forked from: ${session.parentSessionId}`);
+    }
+    if (session.lastError) {
+        lines.push(`Last error: ${session.lastError}`);
+    }
+    return lines;
+}
+
+/**
+ * The `contextValue` of a session item, for menus: `session.<status>` with `.active`
+ * appended for the active session, e.g. `session.running.active`.
+ */
+export function sessionContextValue(session: SessionInfo): string {
+    return `session.${session.status}${session.active ? '.active' : ''}`;
+}
+
+/** Codicon id and theme color id for a status; running spins. */
+export function statusIcon(status: Status | string): { id: string; color?: string } {
+    switch (status) {
+        case 'running':
+            return { id: 'sync~spin', color: 'charts.blue' };
+        case 'waiting_for_input':
+            return { id: 'bell-dot', color: 'charts.yellow' };
+        case 'completed':
+            return { id: 'pass', color: 'charts.green' };
+        case 'failed':
+            return { id: 'error', color: 'charts.red' };
+        case 'cancelled':
+            return { id: 'circle-slash' };
+        case 'interrupted':
+            return { id: 'debug-disconnect', color: 'charts.orange' };
+        default:
+            return { id: 'circle-outline' };
+    }
+}
+
+/** Keeps sessions whose title, id or agent contains the text (case-insensitive). */
+export function matchesFilter(session: SessionInfo, query: string): boolean {
+    const q = query.trim().toLowerCase();
+    if (!q) {
+        return true;
+    }
+    return [session.title, session.sessionId, session.agent, session.skill ?? '']
+        .some((field) => (field ?? '').toLowerCase().includes(q));
+}

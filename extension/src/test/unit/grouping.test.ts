@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+    groupOf,
+    groupSessions,
+    matchesFilter,
+    sessionContextValue,
+    sessionDescription,
+    sessionLabel,
+    sessionTooltipLines,
+    statusIcon,
+} from '../../grouping';
+import type { Status } from '../../protocol';
+import { iso, local, session } from './fixtures';
+
+const now = local(2026, 11, 21, 15, 0); // a Saturday afternoon
+
+describe('groupOf', () => {
+    const cases: [string, Status, number, string][] = [
+        ['running beats the date', 'running', local(2026, 1, 1), 'running'],
+        ['waiting beats the date', 'waiting_for_input', local(2026, 1, 1), 'waiting'],
+        ['today', 'completed', local(2026, 11, 21, 0, 5), 'today'],
+        ['yesterday late', 'failed', local(2026, 11, 20, 23, 59), 'yesterday'],
+        ['yesterday early', 'completed', local(2026, 11, 20, 0, 1), 'yesterday'],
+        ['2 days ago', 'cancelled', local(2026, 11, 19), 'week'],
+        ['6 days ago', 'interrupted', local(2026, 11, 15), 'week'],
+        ['7 days ago', 'completed', local(2026, 11, 14), 'older'],
+        ['long ago', 'completed', local(2025, 1, 1), 'older'],
+    ];
+    for (const [name, status, t, expected] of cases) {
+        test(name, () => assert.equal(groupOf(session({ status, updatedAt: iso(t) }), now), expected));
+    }
+    test('an unreadable time is older', () => {
+        assert.equal(groupOf(session({ updatedAt: 'garbage' }), now), 'older');
+    });
+});
+
+test('groupSessions: fixed group order, empty groups left out, newest first', () => {
+    const sessions = [
+        session({ sessionId: 'a', updatedAt: iso(local(2026, 11, 21, 9)) }),
+        session({ sessionId: 'b', updatedAt: iso(local(2026, 11, 21, 14)) }),
+        session({ sessionId: 'c', updatedAt: iso(local(2025, 5, 5)) }),
+        session({ sessionId: 'd', status: 'running', updatedAt: iso(local(2026, 11, 21, 14, 59)) }),
+        session({ sessionId: 'e', status: 'waiting_for_input', updatedAt: iso(local(2026, 11, 19)) }),
+        session({ sessionId: 'f', updatedAt: iso(local(2026, 11, 20)) }),
+    ];
+    const groups = groupSessions(sessions, now);
+    assert.deepEqual(
+        groups.map((g) => [g.label, g.sessions.map((s) => s.sessionId)]),
+        [
+            ['Running', ['d']],
+            ['Waiting for you', ['e']],
+            ['Today', ['b', 'a']],
+            ['Yesterday', ['f']],
+            ['Older', ['c']],
+        ],
+    );
+});
+
+test('sessionLabel is the title on one line, never empty', () => {
+    assert.equal(sessionLabel(session({ title: '  two\nlines  ' })), 'two lines');
+    assert.equal(sessionLabel(session({ title: '' })), '(untitled)');
+});
+
+test('sessionDescription: agent, relative time and cost; active marked', () => {
+    const s = session({ updatedAt: iso(now - 5 * 60_000) });
+    assert.equal(sessionDescription(s, now), 'claude · 5 min ago · $0.12');
+    assert.equal(sessionDescription({ ...s, active: true }, now), '★ active · claude · 5 min ago · $0.12');
+    const noCost = session({ updatedAt: iso(now - 5 * 60_000), usage: { ...s.usage, costUsd: null } });
+    assert.equal(sessionDescription(noCost, now), 'claude · 5 min ago');
+});
+
+test('tooltip has id, status, model, branch, tokens and cost', () => {
+    const text = sessionTooltipLines(session({ lastError: 'API error 500', skill: 'review' })).join('\n');
+    for (const part of [
+        'Id: 11111111-1111-4111-8111-111111111111',
+        'Status: Completed',
+        'Model: claude-opus-4-8',
+        'Branch: main',
+        'Tokens: 6.5k (in 1.2k, out 300, cache write 0, cache read 5k)',
+        'Cost: $0.12',
+        'Skill: review',
+        'Last error: API error 500',
+    ]) {
+        assert.ok(text.includes(part), `missing ${part} in\n${text}`);
+    }
+});
+
+test('contextValue by status, with the active flag', () => {
+    assert.equal(sessionContextValue(session({ status: 'running' })), 'session.running');
+    assert.equal(sessionContextValue(session({ status: 'completed', active: true })), 'session.completed.active');
+});
+
+test('statusIcon: running spins, each status has its own icon', () => {
+    assert.equal(statusIcon('running').id, 'sync~spin');
+    const ids = (['running', 'waiting_for_input', 'completed', 'failed', 'cancelled', 'interrupted'] as const).map((s) => statusIcon(s).id);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.equal(statusIcon('future_status').id, 'circle-outline');
+});
+
+test('matchesFilter: title, id, agent; case-insensitive; empty matches all', () => {
+    const s = session();
+    assert.ok(matchesFilter(s, 'FLAKY'));
+    assert.ok(matchesFilter(s, '1111-4111'));
+    assert.ok(matchesFilter(s, '   '));
+    assert.ok(!matchesFilter(s, 'deploy'));
+});
