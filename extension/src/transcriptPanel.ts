@@ -1,0 +1,360 @@
+/**
+ * TranscriptPanel: one webview panel per session showing its Messages as a
+ * conversation, following them live, with a composer that resumes the session.
+ *
+ * The HTML shell carries no transcript data: a strict CSP (`default-src 'none'`), a
+ * stylesheet and one nonce'd script from `media/`. Data goes to the webview only
+ * through `postMessage`, and the script puts it in the DOM as text.
+ */
+import * as crypto from 'crypto';
+import * as vscode from 'vscode';
+import { describeError, type ThreadlineClient } from './client';
+import { TRANSCRIPT_VIEW_TYPE } from './constants';
+import { truncate } from './format';
+import type { SessionInfo, SessionUpdatedParams } from './protocol';
+import type { SessionStore } from './sessionStore';
+import { TranscriptModel, type IndexedMessage } from './transcriptModel';
+import { parseFromWebview, type FromWebview, type ToWebview } from './webviewMessages';
+
+/** Messages fetched per page. */
+export const PAGE_SIZE = 100;
+
+export interface PanelDeps {
+    extensionUri: vscode.Uri;
+    client: ThreadlineClient;
+    store: SessionStore;
+    log: vscode.LogOutputChannel;
+}
+
+export class TranscriptPanel implements vscode.Disposable {
+    private static readonly panels = new Map<string, TranscriptPanel>();
+
+    /** Shows the panel of a session, creating it when needed. */
+    static show(deps: PanelDeps, sessionId: string, session?: SessionInfo): TranscriptPanel {
+        const existing = TranscriptPanel.panels.get(sessionId);
+        if (existing) {
+            existing.panel.reveal(existing.panel.viewColumn);
+            if (session) {
+                existing.setSession(session);
+            }
+            return existing;
+        }
+        const media = vscode.Uri.joinPath(deps.extensionUri, 'media');
+        const panel = vscode.window.createWebviewPanel(
+            TRANSCRIPT_VIEW_TYPE,
+            'Transcript',
+            { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
+            { enableScripts: true, enableCommandUris: false, enableFindWidget: true, localResourceRoots: [media] },
+        );
+        const created = new TranscriptPanel(deps, sessionId, panel, session ?? deps.store.get(sessionId));
+        TranscriptPanel.panels.set(sessionId, created);
+        return created;
+    }
+
+    static get(sessionId: string): TranscriptPanel | undefined {
+        return TranscriptPanel.panels.get(sessionId);
+    }
+
+    static disposeAll(): void {
+        for (const p of [...TranscriptPanel.panels.values()]) {
+            p.dispose();
+        }
+    }
+
+    private readonly model = new TranscriptModel();
+    private readonly disposables: vscode.Disposable[] = [];
+    private session: SessionInfo | undefined;
+    private following = false;
+    private loading = false;
+    private pending: SessionUpdatedParams[] = [];
+    private tailFetch: Promise<void> | undefined;
+    private disposed = false;
+
+    private constructor(
+        private readonly deps: PanelDeps,
+        readonly sessionId: string,
+        private readonly panel: vscode.WebviewPanel,
+        session: SessionInfo | undefined,
+    ) {
+        this.session = session;
+        panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'threadline.svg');
+        this.updateTitle();
+        panel.webview.html = this.html();
+        this.disposables.push(
+            panel.onDidDispose(() => this.dispose()),
+            panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
+            deps.client.onNotification('session/updated', (p) => {
+                if (p.session?.sessionId === this.sessionId) {
+                    this.onUpdated(p);
+                }
+            }),
+            deps.client.onNotification('session/detected', (p) => {
+                if (p.session?.sessionId === this.sessionId) {
+                    this.setSession(p.session);
+                    if (!this.model.loaded) {
+                        void this.load();
+                    }
+                }
+            }),
+            deps.client.onDidChangeState((state) => {
+                if (state === 'running') {
+                    // A new server process: subscribe again.
+                    this.following = false;
+                    void this.load();
+                }
+            }),
+        );
+        void this.load();
+    }
+
+    dispose(): void {
+        if (this.disposed) {
+            return;
+        }
+        this.disposed = true;
+        TranscriptPanel.panels.delete(this.sessionId);
+        if (this.following && this.deps.client.isRunning) {
+            this.deps.client
+                .request('session/unfollow', { sessionId: this.sessionId })
+                .catch((e) => this.deps.log.warn(`session/unfollow ${this.sessionId}: ${describeError(e)}`));
+        }
+        this.following = false;
+        this.panel.dispose();
+        for (const d of this.disposables.splice(0)) {
+            d.dispose();
+        }
+    }
+
+    /** Takes a newer state of the session (header, composer, tab title). */
+    setSession(session: SessionInfo): void {
+        this.session = session;
+        this.updateTitle();
+        this.post({ type: 'session', session });
+    }
+
+    private updateTitle(): void {
+        const title = this.session?.title?.replace(/\s+/g, ' ').trim() || this.sessionId.slice(0, 8);
+        this.panel.title = truncate(title, 40);
+    }
+
+    private post(message: ToWebview): void {
+        if (!this.disposed) {
+            void this.panel.webview.postMessage(message);
+        }
+    }
+
+    private postAll(): void {
+        if (this.session) {
+            this.post({ type: 'session', session: this.session });
+        }
+        if (this.model.loaded) {
+            this.post({ type: 'messages', items: this.model.list(), start: this.model.start, total: this.model.total, reset: true });
+        }
+    }
+
+    private postChanged(items: IndexedMessage[]): void {
+        if (items.length > 0) {
+            this.post({ type: 'messages', items, start: this.model.start, total: this.model.total });
+        }
+    }
+
+    /** Loads the last page and subscribes to live updates (`follow: true`). */
+    private async load(): Promise<void> {
+        if (this.loading || this.disposed) {
+            return;
+        }
+        this.loading = true;
+        try {
+            if (!this.session) {
+                try {
+                    const got = await this.deps.client.request('session/get', { sessionId: this.sessionId });
+                    this.setSession(got.session);
+                } catch (error) {
+                    this.deps.log.warn(`session/get ${this.sessionId}: ${describeError(error)}`);
+                }
+            }
+            const page = await this.deps.client.request('session/messages', {
+                sessionId: this.sessionId,
+                fromEnd: true,
+                limit: PAGE_SIZE,
+                follow: true,
+            });
+            this.following = true;
+            this.model.reset();
+            this.model.applyPage(page.offset, page.messages ?? [], page.total);
+            this.post({ type: 'error', message: '' });
+            this.postAll();
+        } catch (error) {
+            this.post({ type: 'error', message: `Could not load the transcript: ${describeError(error)}` });
+        } finally {
+            this.loading = false;
+        }
+        const pending = this.pending.splice(0);
+        for (const p of pending) {
+            this.onUpdated(p);
+        }
+    }
+
+    private onUpdated(params: SessionUpdatedParams): void {
+        if (this.loading) {
+            this.pending.push(params);
+            return;
+        }
+        this.setSession(params.session);
+        if (!this.model.loaded) {
+            void this.load();
+            return;
+        }
+        const appended = params.appended ?? [];
+        if (appended.length > 0 && typeof params.appendedFrom === 'number') {
+            const result = this.model.applyAppended(params.appendedFrom, appended);
+            if (result.gapFrom !== undefined) {
+                void this.fetchTail();
+                return;
+            }
+            this.postChanged(result.changed);
+        }
+        if ((params.session.messageCount ?? 0) > this.model.end) {
+            void this.fetchTail();
+        }
+    }
+
+    /** Fetches messages after the loaded end (when an update was missed). */
+    private fetchTail(): Promise<void> {
+        if (this.tailFetch) {
+            return this.tailFetch;
+        }
+        this.tailFetch = (async () => {
+            try {
+                const page = await this.deps.client.request('session/messages', {
+                    sessionId: this.sessionId,
+                    offset: this.model.end,
+                    limit: 1000,
+                });
+                this.postChanged(this.model.applyPage(page.offset, page.messages ?? [], page.total).changed);
+            } catch (error) {
+                this.deps.log.warn(`session/messages ${this.sessionId}: ${describeError(error)}`);
+            } finally {
+                this.tailFetch = undefined;
+            }
+        })();
+        return this.tailFetch;
+    }
+
+    private async loadEarlier(): Promise<void> {
+        const start = this.model.start;
+        if (start <= 0) {
+            return;
+        }
+        const offset = Math.max(0, start - PAGE_SIZE);
+        this.post({ type: 'loadingEarlier', loading: true });
+        try {
+            const page = await this.deps.client.request('session/messages', {
+                sessionId: this.sessionId,
+                offset,
+                limit: start - offset,
+            });
+            this.postChanged(this.model.applyPage(page.offset, page.messages ?? [], page.total).changed);
+        } catch (error) {
+            this.post({ type: 'error', message: `Could not load earlier messages: ${describeError(error)}` });
+        } finally {
+            this.post({ type: 'loadingEarlier', loading: false });
+        }
+    }
+
+    private async resume(prompt: string): Promise<void> {
+        if (!prompt.trim()) {
+            return;
+        }
+        this.post({ type: 'composer', busy: true });
+        try {
+            const result = await this.deps.client.request('session/resume', { sessionId: this.sessionId, prompt });
+            this.deps.store.upsert(result.session);
+            this.setSession(result.session);
+            this.post({ type: 'composer', busy: false, sent: true });
+        } catch (error) {
+            this.post({ type: 'composer', busy: false, error: describeError(error) });
+        }
+    }
+
+    private onMessage(raw: unknown): void {
+        const message: FromWebview | undefined = parseFromWebview(raw);
+        if (!message) {
+            return;
+        }
+        switch (message.type) {
+            case 'ready':
+                this.postAll();
+                break;
+            case 'loadEarlier':
+                void this.loadEarlier();
+                break;
+            case 'resume':
+                void this.resume(message.prompt);
+                break;
+            case 'copyId':
+                void vscode.env.clipboard.writeText(this.sessionId).then(() =>
+                    vscode.window.setStatusBarMessage('Threadline: session id copied', 3000),
+                );
+                break;
+        }
+    }
+
+    private html(): string {
+        const webview = this.panel.webview;
+        const media = vscode.Uri.joinPath(this.deps.extensionUri, 'media');
+        const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'transcript.js'));
+        const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'transcript.css'));
+        const nonce = crypto.randomBytes(18).toString('base64url');
+        const csp = [
+            "default-src 'none'",
+            `style-src ${webview.cspSource}`,
+            `font-src ${webview.cspSource}`,
+            `img-src ${webview.cspSource}`,
+            `script-src 'nonce-${nonce}'`,
+            "base-uri 'none'",
+            "form-action 'none'",
+        ].join('; ');
+        return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}">
+<title>Transcript</title>
+</head>
+<body>
+<header id="header">
+  <h1 id="title">Loading…</h1>
+  <div class="meta">
+    <span id="status" class="status"></span>
+    <span id="model" class="chip"></span>
+    <span id="tokens" class="chip"></span>
+    <span id="cost" class="chip"></span>
+  </div>
+  <div class="id-line">
+    <span class="label">Session</span>
+    <code id="session-id"></code>
+    <button id="copy-id" type="button" class="link-button" title="Copy the session id">Copy id</button>
+  </div>
+  <div id="last-error" class="last-error" role="status" hidden></div>
+</header>
+<main id="scroller">
+  <button id="load-earlier" type="button" class="load-earlier" hidden>Load earlier messages</button>
+  <div id="messages" aria-live="polite"></div>
+  <div id="empty" class="empty">No messages yet.</div>
+</main>
+<footer id="composer">
+  <div id="problem" class="problem" role="alert" hidden></div>
+  <div id="composer-reason" class="reason" hidden></div>
+  <div class="row">
+    <textarea id="prompt" rows="3" aria-label="Reply" placeholder="Reply to continue this session (Ctrl+Enter to send)"></textarea>
+    <button id="send" type="button">Send</button>
+  </div>
+</footer>
+<script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+    }
+}

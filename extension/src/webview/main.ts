@@ -1,0 +1,215 @@
+/**
+ * The transcript webview's script (bundled to `media/transcript.js`).
+ *
+ * Receives Messages by index from the extension and keeps them in order in
+ * `#messages`; renders the header; drives the composer. All transcript data is put in
+ * the DOM as text (see `dom.ts`); nothing is parsed as HTML.
+ */
+import { formatCost, formatTokens, statusLabel, totalTokens } from '../format';
+import type { Message, SessionInfo } from '../protocol';
+import type { FromWebview, ToWebview } from '../webviewMessages';
+import { toDom, type DocLike } from './dom';
+import { renderMessage, type ToolNames } from './render';
+
+interface VsCodeApi {
+    postMessage(message: FromWebview): void;
+    getState(): unknown;
+    setState(state: unknown): void;
+}
+
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const doc = document as unknown as DocLike;
+
+function byId<T extends HTMLElement>(id: string): T {
+    const el = document.getElementById(id);
+    if (!el) {
+        throw new Error(`missing #${id}`);
+    }
+    return el as T;
+}
+
+const els = {
+    title: byId('title'),
+    status: byId('status'),
+    model: byId('model'),
+    tokens: byId('tokens'),
+    cost: byId('cost'),
+    sessionId: byId('session-id'),
+    copyId: byId<HTMLButtonElement>('copy-id'),
+    lastError: byId('last-error'),
+    scroller: byId('scroller'),
+    earlier: byId<HTMLButtonElement>('load-earlier'),
+    messages: byId('messages'),
+    empty: byId('empty'),
+    problem: byId('problem'),
+    reason: byId('composer-reason'),
+    prompt: byId<HTMLTextAreaElement>('prompt'),
+    send: byId<HTMLButtonElement>('send'),
+};
+
+const tools: ToolNames = new Map();
+let session: SessionInfo | undefined;
+let composerBusy = false;
+let start = 0;
+
+interface SavedState {
+    draft?: string;
+}
+
+const saved = (vscode.getState() ?? {}) as SavedState;
+if (typeof saved.draft === 'string') {
+    els.prompt.value = saved.draft;
+}
+
+function setText(el: HTMLElement, text: string): void {
+    el.textContent = text;
+}
+
+function atBottom(): boolean {
+    const s = els.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 40;
+}
+
+function renderSession(s: SessionInfo): void {
+    session = s;
+    setText(els.title, s.title || '(untitled)');
+    setText(els.status, statusLabel(s.status));
+    els.status.className = `status status-${s.status}`;
+    els.status.setAttribute('data-status', s.status);
+    setText(els.model, s.model ?? 'model unknown');
+    setText(els.tokens, `${formatTokens(totalTokens(s.usage))} tokens`);
+    els.tokens.title = `in ${s.usage?.inputTokens ?? 0}, out ${s.usage?.outputTokens ?? 0}, cache write ${s.usage?.cacheCreationTokens ?? 0}, cache read ${s.usage?.cacheReadTokens ?? 0}`;
+    setText(els.cost, formatCost(s.usage?.costUsd) || 'cost unknown');
+    setText(els.sessionId, s.sessionId);
+    setText(els.lastError, s.lastError ? `Last error: ${s.lastError}` : '');
+    els.lastError.hidden = !s.lastError;
+    updateComposer();
+}
+
+function updateComposer(): void {
+    let reason = '';
+    if (!session) {
+        reason = 'Loading…';
+    } else if (session.status === 'running') {
+        reason = 'A turn is running. You can reply when it ends.';
+    } else if (composerBusy) {
+        reason = 'Sending…';
+    }
+    const disabled = reason !== '';
+    els.prompt.disabled = disabled;
+    els.send.disabled = disabled || els.prompt.value.trim() === '';
+    setText(els.reason, reason);
+    els.reason.hidden = !reason;
+}
+
+function insertMessage(index: number, message: Message): void {
+    const node = toDom(doc, renderMessage(index, message, tools)) as HTMLElement;
+    const existing = els.messages.querySelector(`:scope > [data-index="${index}"]`);
+    if (existing) {
+        // Keep open <details> open when a message grows.
+        const open = new Set<string>();
+        existing.querySelectorAll('details[open]').forEach((d, i) => open.add(d.getAttribute('data-id') ?? `#${i}`));
+        node.querySelectorAll('details').forEach((d, i) => {
+            if (open.has(d.getAttribute('data-id') ?? `#${i}`)) {
+                d.setAttribute('open', '');
+            }
+        });
+        existing.replaceWith(node);
+        return;
+    }
+    // Insert before the first child with a greater index.
+    let before: Element | null = null;
+    for (const child of Array.from(els.messages.children)) {
+        const i = Number(child.getAttribute('data-index'));
+        if (i > index) {
+            before = child;
+            break;
+        }
+    }
+    els.messages.insertBefore(node, before);
+}
+
+function applyMessages(msg: Extract<ToWebview, { type: 'messages' }>): void {
+    const stick = atBottom();
+    const oldHeight = els.scroller.scrollHeight;
+    const oldTop = els.scroller.scrollTop;
+    const prepending = msg.items.length > 0 && msg.items[0].index < start;
+    if (msg.reset) {
+        els.messages.replaceChildren();
+        tools.clear();
+    }
+    for (const { index, message } of msg.items) {
+        insertMessage(index, message);
+    }
+    start = msg.start;
+    els.earlier.hidden = start <= 0;
+    setText(els.earlier, `Load ${start} earlier message${start === 1 ? '' : 's'}`);
+    els.empty.hidden = els.messages.children.length > 0;
+    els.messages.setAttribute('data-total', String(msg.total));
+    els.messages.setAttribute('data-start', String(msg.start));
+    if (prepending && !msg.reset) {
+        els.scroller.scrollTop = oldTop + (els.scroller.scrollHeight - oldHeight);
+    } else if (stick || msg.reset) {
+        els.scroller.scrollTop = els.scroller.scrollHeight;
+    }
+}
+
+window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
+    const msg = event.data;
+    switch (msg?.type) {
+        case 'session':
+            renderSession(msg.session);
+            break;
+        case 'messages':
+            applyMessages(msg);
+            break;
+        case 'error':
+            setText(els.problem, msg.message);
+            els.problem.hidden = !msg.message;
+            break;
+        case 'composer':
+            composerBusy = msg.busy;
+            if (msg.sent) {
+                els.prompt.value = '';
+                vscode.setState({ draft: '' });
+            }
+            setText(els.problem, msg.error ?? '');
+            els.problem.hidden = !msg.error;
+            updateComposer();
+            break;
+        case 'loadingEarlier':
+            els.earlier.disabled = msg.loading;
+            break;
+        default:
+            break;
+    }
+});
+
+function send(): void {
+    const prompt = els.prompt.value;
+    if (!prompt.trim() || els.send.disabled) {
+        return;
+    }
+    composerBusy = true;
+    updateComposer();
+    vscode.postMessage({ type: 'resume', prompt });
+}
+
+els.send.addEventListener('click', send);
+els.prompt.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        send();
+    }
+});
+els.prompt.addEventListener('input', () => {
+    vscode.setState({ draft: els.prompt.value });
+    updateComposer();
+});
+els.earlier.addEventListener('click', () => vscode.postMessage({ type: 'loadEarlier' }));
+els.copyId.addEventListener('click', () => vscode.postMessage({ type: 'copyId' }));
+
+updateComposer();
+vscode.postMessage({ type: 'ready' });
