@@ -369,9 +369,7 @@ class ProjectStore:
             try:
                 target = _set_aside(path)
             except OSError as exc:
-                _warn_once(
-                    str(path), "Threadline metadata %s is corrupt and cannot be set aside: %s", path, exc
-                )
+                _warn_once(str(path), "Threadline metadata %s is corrupt and cannot be set aside: %s", path, exc)
                 return None, False
             _log.warning("Threadline metadata %s was corrupt; it is kept as %s.", path, target.name)
             return None, True
