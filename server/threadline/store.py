@@ -310,7 +310,8 @@ class ProjectStore:
         ids: set[str] = set()
         newest = 0
         try:
-            entries = list(os.scandir(self.workflows_dir))
+            with os.scandir(self.workflows_dir) as scan:
+                entries = list(scan)
         except (FileNotFoundError, NotADirectoryError):
             return ids, newest
         except OSError as exc:
@@ -563,7 +564,8 @@ class ProjectStore:
         """(file name, id or None if malformed, mtime_ns) of every ``.active-*`` file."""
         found: list[tuple[str, str | None, int]] = []
         try:
-            entries = list(os.scandir(self.workflows_dir))
+            with os.scandir(self.workflows_dir) as scan:
+                entries = list(scan)
         except (FileNotFoundError, NotADirectoryError):
             return found
         except OSError as exc:
