@@ -53,7 +53,7 @@ _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 
 def is_session_id(value: str) -> bool:
     """A well-formed Claude Code session id: a canonical UUID (so never a path)."""
-    return bool(_UUID_RE.match(value))
+    return bool(_UUID_RE.fullmatch(value))
 
 
 def new_session_id() -> str:

@@ -164,6 +164,9 @@ class ThreadlineServer(LanguageServer):
             if len(appended) != max(pending) + 1 - start:
                 appended = self.require_core().messages_from(session_id, start)
         params = wire.SessionUpdatedParams(session=info, appended=appended, appended_from=start)
+        logger.debug(
+            "session/updated %s status=%s appended_from=%s n=%d", session_id, info.status, start, len(appended)
+        )
         self.protocol.notify(wire.SESSION_UPDATED, wire.dump(params))
 
 

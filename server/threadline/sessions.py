@@ -176,12 +176,31 @@ class SessionManager:
         if path is None:
             return None
         transcript = self._open(path)
-        transcript.refresh()
+        self._refresh(transcript)
         return transcript
+
+    def _refresh(self, transcript: ClaudeTranscript) -> Refresh:
+        """The one place a transcript is re-read, so no appended record goes unreported."""
+        refresh = transcript.refresh()
+        if not transcript.exists:
+            return refresh
+        session_id = transcript.session_id
+        if session_id not in self._detected:
+            if self._interesting(transcript.path):
+                self._detected.add(session_id)
+                self._note_transcript_path(session_id, transcript.path)
+                self.events.session_detected(self.info(session_id))
+                if refresh.appended:
+                    self.events.session_changed(session_id, refresh)
+        elif refresh.changed:
+            self.events.session_changed(session_id, refresh)
+        return refresh
 
     def on_paths_changed(self, paths: Iterable[Path]) -> None:
         """The watcher saw these paths change: refresh, detect and report."""
         registry_changed = False
+        paths = list(paths)
+        logger.debug("changed: %s", ", ".join(str(p) for p in paths))
         for path in paths:
             if self.claude.is_registry(path):
                 registry_changed = True
@@ -196,32 +215,11 @@ class SessionManager:
 
     def _interesting(self, path: Path) -> bool:
         session_id = path.stem
-        return (
-            session_id in self.runs
-            or session_id in self._workflows
-            or path.parent in self.watched.values()
-            or session_id in self._transcripts_by_id()
-        )
-
-    def _transcripts_by_id(self) -> set[str]:
-        return {p.stem for p in self._transcripts}
+        return session_id in self.runs or session_id in self._workflows or path.parent in self.watched.values()
 
     def _transcript_changed(self, path: Path) -> None:
-        if not is_session_id(path.stem) or not self._interesting(path):
-            return
-        transcript = self._open(path)
-        refresh = transcript.refresh()
-        session_id = transcript.session_id
-        if not transcript.exists:
-            return
-        if session_id not in self._detected:
-            self._detected.add(session_id)
-            self._note_transcript_path(session_id, path)
-            self.events.session_detected(self.info(session_id))
-            if refresh.appended:
-                self.events.session_changed(session_id, refresh)
-        elif refresh.changed:
-            self.events.session_changed(session_id, refresh)
+        if is_session_id(path.stem) and (path in self._transcripts or self._interesting(path)):
+            self._refresh(self._open(path))
 
     def _note_transcript_path(self, session_id: str, path: Path) -> None:
         workflow = self._workflows.get(session_id)
@@ -374,7 +372,7 @@ class SessionManager:
             if not is_session_id(path.stem):
                 continue
             transcript = self._open(path)
-            transcript.refresh()
+            self._refresh(transcript)
             if real is not None and transcript.cwd is not None and os.path.realpath(transcript.cwd) != real:
                 continue  # the folder-name encoding collides; the records say where it belongs
             session_id = transcript.session_id

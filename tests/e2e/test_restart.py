@@ -17,10 +17,17 @@ KILLED = "66666666-6666-4666-8666-666666666666"
 def leave_running(project: Path, session_id: str, pid: int, transcript: Path | None) -> None:
     store = ProjectStore(project)
     store.ensure()
-    store.write_metadata(WorkflowMetadata(
-        session_id=session_id, cwd=str(project), title="left running", status="running", pid=pid,
-        transcript_path=str(transcript) if transcript else None,
-        turns=[TurnRecord(prompt="left running", status="running")]))
+    store.write_metadata(
+        WorkflowMetadata(
+            session_id=session_id,
+            cwd=str(project),
+            title="left running",
+            status="running",
+            pid=pid,
+            transcript_path=str(transcript) if transcript else None,
+            turns=[TurnRecord(prompt="left running", status="running")],
+        )
+    )
 
 
 def dead_pid() -> int:
@@ -29,8 +36,9 @@ def dead_pid() -> int:
     return process.pid
 
 
-async def test_restart_settles_turns_whose_process_is_gone(project: Path, claude_home: Path,
-                                                           fake_claude: list[str]) -> None:
+async def test_restart_settles_turns_whose_process_is_gone(
+    project: Path, claude_home: Path, fake_claude: list[str]
+) -> None:
     installed = install_transcripts(claude_home, project, [FINISHED, KILLED])
     # The SIGKILL sample ends at the pre-request batch of its last turn: cut it there.
     killed = installed[KILLED]
@@ -53,8 +61,9 @@ async def test_restart_settles_turns_whose_process_is_gone(project: Path, claude
         await stop_client(client)
 
 
-async def test_restart_keeps_a_live_turn_running_until_its_process_ends(project: Path, claude_home: Path,
-                                                                        fake_claude: list[str]) -> None:
+async def test_restart_keeps_a_live_turn_running_until_its_process_ends(
+    project: Path, claude_home: Path, fake_claude: list[str]
+) -> None:
     installed = install_transcripts(claude_home, project, [FINISHED])
     holder = subprocess.Popen(["sleep", "60"])
     leave_running(project, FINISHED, holder.pid, installed[FINISHED])
@@ -64,17 +73,18 @@ async def test_restart_keeps_a_live_turn_running_until_its_process_ends(project:
         assert got["session"]["status"] == "running" and got["session"]["pid"] == holder.pid
         holder.kill()
         holder.wait()
-        update = await client.wait_for("session/updated",
-                                       lambda p: p["session"]["sessionId"] == FINISHED
-                                       and p["session"]["status"] != "running")
+        update = await client.wait_for(
+            "session/updated", lambda p: p["session"]["sessionId"] == FINISHED and p["session"]["status"] != "running"
+        )
         assert update["session"]["status"] == "completed"
     finally:
         holder.kill()
         await stop_client(client)
 
 
-async def test_orphaned_active_marker_is_removed_on_start(project: Path, claude_home: Path,
-                                                         fake_claude: list[str]) -> None:
+async def test_orphaned_active_marker_is_removed_on_start(
+    project: Path, claude_home: Path, fake_claude: list[str]
+) -> None:
     install_transcripts(claude_home, project, [FINISHED])
     workflows = project / ".threadline" / "workflows"
     workflows.mkdir(parents=True)

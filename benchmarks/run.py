@@ -1,0 +1,227 @@
+"""Threadline's speed and memory, measured over stdio against a real server process.
+
+Prints one table. Targets (issue 2): workflow/start p99 <= 100 ms over 50 starts;
+transcript appears -> session/detected p50 <= 100 ms, p99 <= 300 ms; line appended ->
+session/updated with it (following) p50 <= 100 ms. Also: session/list over a large
+synthetic history, cold and warm, and the server's peak memory.
+
+    .venv/bin/python benchmarks/run.py            # full run
+    .venv/bin/python benchmarks/run.py --quick    # a few samples, to keep it working in CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.harness import ThreadlineClient, start_client, stop_client  # noqa: E402
+
+from threadline.agents.claude.paths import encode_project_dir  # noqa: E402
+
+FAKE = [sys.executable, str(ROOT / "tests" / "agents" / "fake_claude.py")]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def record(session_id: str, cwd: str, n: int, text: str) -> str:
+    return json.dumps(
+        {
+            "parentUuid": None,
+            "isSidechain": False,
+            "type": "user" if n % 2 == 0 else "assistant",
+            "message": {"role": "user", "content": text}
+            if n % 2 == 0
+            else {
+                "id": f"msg_{session_id[:8]}_{n}",
+                "role": "assistant",
+                "model": "claude-opus-4-8",
+                "content": [{"type": "text", "text": text}],
+                "usage": {"input_tokens": 100, "output_tokens": 20},
+            },
+            "uuid": str(uuid.uuid4()),
+            "timestamp": f"2026-11-{1 + n % 28:02d}T10:00:{n % 60:02d}.000Z",
+            "cwd": cwd,
+            "sessionId": session_id,
+            "version": "2.1.197",
+            "gitBranch": "main",
+        }
+    )
+
+
+def rss_kb(pid: int) -> tuple[int, int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+class Bench:
+    def __init__(self, base: Path) -> None:
+        self.project = Path(os.path.realpath(base / "project"))
+        self.project.mkdir()
+        self.home = base / "claude-home"
+        self.folder = self.home / "projects" / encode_project_dir(str(self.project))
+        self.folder.mkdir(parents=True)
+        self.options = {"claudeConfigDir": str(self.home), "agents": {"claude": {"command": FAKE}}}
+        self.client: ThreadlineClient | None = None
+
+    async def __aenter__(self) -> Bench:
+        self.client = await start_client([self.project], self.options)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.client is not None
+        await stop_client(self.client)
+
+    async def starts(self, count: int) -> list[float]:
+        assert self.client is not None
+        times = []
+        ids = []
+        for n in range(count):
+            begin = time.perf_counter()
+            result = await self.client.request("workflow/start", {"cwd": str(self.project), "prompt": f"bench {n}"})
+            times.append((time.perf_counter() - begin) * 1000)
+            ids.append(result["sessionId"])
+        for session_id in ids:
+            await self.client.wait_for(
+                "session/updated",
+                lambda p, s=session_id: p["session"]["sessionId"] == s and p["session"]["status"] != "running",
+                timeout=60,
+            )
+        return times
+
+    async def detections(self, count: int) -> list[float]:
+        assert self.client is not None
+        times = []
+        for n in range(count):
+            session_id = str(uuid.uuid4())
+            mark = len(self.client.received)
+            line = record(session_id, str(self.project), 0, f"detect me {n}") + "\n"
+            begin = time.perf_counter()
+            with open(self.folder / f"{session_id}.jsonl", "w") as handle:
+                handle.write(line)
+            await self.client.wait_for(
+                "session/detected", lambda p, s=session_id: p["session"]["sessionId"] == s, start=mark
+            )
+            times.append((time.perf_counter() - begin) * 1000)
+        return times
+
+    async def appends(self, count: int) -> list[float]:
+        assert self.client is not None
+        session_id = str(uuid.uuid4())
+        path = self.folder / f"{session_id}.jsonl"
+        path.write_text(record(session_id, str(self.project), 0, "follow me") + "\n")
+        await self.client.wait_for("session/detected", lambda p: p["session"]["sessionId"] == session_id)
+        await self.client.request("session/messages", {"sessionId": session_id, "follow": True})
+        times = []
+        for n in range(1, count + 1):
+            mark = len(self.client.received)
+            text = f"appended line {n}"
+            begin = time.perf_counter()
+            with open(path, "a") as handle:
+                handle.write(record(session_id, str(self.project), n * 2, text) + "\n")
+            await self.client.wait_for(
+                "session/updated",
+                lambda p, t=text: any(b.get("text") == t for m in p["appended"] for b in m["content"]),
+                start=mark,
+            )
+            times.append((time.perf_counter() - begin) * 1000)
+            await asyncio.sleep(0.06)  # pace appends past the 50 ms coalescing window, as a turn would
+        return times
+
+
+def make_history(folder: Path, cwd: str, sessions: int, messages: int, text_bytes: int) -> int:
+    total = 0
+    filler = "lorem ipsum " * (text_bytes // 12)
+    for _ in range(sessions):
+        session_id = str(uuid.uuid4())
+        lines = [record(session_id, cwd, n, f"message {n} {filler}") for n in range(messages)]
+        data = "\n".join(lines) + "\n"
+        (folder / f"{session_id}.jsonl").write_text(data)
+        total += len(data)
+    return total
+
+
+async def listing(base: Path, sessions: int, messages: int, text_bytes: int) -> dict[str, float]:
+    bench = Bench(base)
+    size = make_history(bench.folder, str(bench.project), sessions, messages, text_bytes)
+    async with bench:
+        assert bench.client is not None
+        pid = bench.client._server.pid  # type: ignore[attr-defined]
+        before = rss_kb(pid)[0]
+        begin = time.perf_counter()
+        first = await bench.client.request("session/list", {"cwd": str(bench.project), "limit": 50})
+        cold = (time.perf_counter() - begin) * 1000
+        warm_times = []
+        for _ in range(5):
+            begin = time.perf_counter()
+            await bench.client.request("session/list", {"cwd": str(bench.project), "limit": 50})
+            warm_times.append((time.perf_counter() - begin) * 1000)
+        session_id = first["sessions"][0]["sessionId"]
+        begin = time.perf_counter()
+        await bench.client.request("session/messages", {"sessionId": session_id, "fromEnd": True, "limit": 50})
+        page = (time.perf_counter() - begin) * 1000
+        rss, peak = rss_kb(pid)
+    return {
+        "sessions": sessions,
+        "mb": size / 1e6,
+        "cold": cold,
+        "warm": statistics.median(warm_times),
+        "page": page,
+        "rss_before": before / 1024,
+        "rss": rss / 1024,
+        "peak": peak / 1024,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a few samples only")
+    args = parser.parse_args()
+    n_start, n_detect, n_append = (5, 5, 5) if args.quick else (50, 50, 50)
+    history = (20, 20, 2000) if args.quick else (500, 200, 2000)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        (base / "a").mkdir()
+        async with Bench(base / "a") as bench:
+            await bench.client.request("session/list", {"cwd": str(bench.project)})  # type: ignore[union-attr]
+            starts = await bench.starts(n_start)
+            detections = await bench.detections(n_detect)
+            appends = await bench.appends(n_append)
+        (base / "b").mkdir()
+        big = await listing(base / "b", *history)
+    rows = [
+        ("workflow/start -> response", starts, "p99 <= 100"),
+        ("transcript appears -> session/detected", detections, "p50 <= 100, p99 <= 300"),
+        ("line appended -> session/updated", appends, "p50 <= 100"),
+    ]
+    print(f"{'measure':42} {'n':>4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  target (ms)")
+    for name, values, target in rows:
+        print(
+            f"{name:42} {len(values):>4} {statistics.median(values):>8.1f} {pct(values, 99):>8.1f} "
+            f"{max(values):>8.1f}  {target}"
+        )
+    print()
+    print(f"session/list over {big['sessions']} sessions / {big['mb']:.0f} MB of transcripts:")
+    print(
+        f"  cold (first parse) {big['cold']:8.0f} ms   warm {big['warm']:6.1f} ms   "
+        f"last 50 messages of one session {big['page']:5.1f} ms"
+    )
+    print(f"  server memory: {big['rss_before']:.0f} MB before, {big['rss']:.0f} MB after, peak {big['peak']:.0f} MB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
