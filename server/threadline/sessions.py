@@ -78,6 +78,7 @@ class SessionManager:
         self.runs: dict[str, AgentRun] = {}
         self._detected: set[str] = set()
         self._live: dict[str, int] = {}
+        self._background: set[asyncio.Future[None]] = set()
         self._foreign: dict[str, int] = {}
         """Store entries still ``running`` under another process (another server, before a restart)."""
 
@@ -571,13 +572,38 @@ class SessionManager:
                 command=self.claude.command.argv,
             ) from None
 
-        def set_pid(m: WorkflowMetadata) -> None:
-            m.pid = run.pid
-
-        self._update(turn.session_id, set_pid)
+        self._record_pid_soon(turn.session_id, run)
         logger.info("started %s turn of %s (pid %s)", "a resumed" if turn.resume else "a new", turn.session_id, run.pid)
         if not new_entry:
             self.events.session_changed(turn.session_id, None)
+
+    def _record_pid_soon(self, session_id: str, run: AgentRun) -> None:
+        """Write the turn's pid into the store off the response path (it only serves restarts).
+
+        The write runs in a worker thread (the store's file locks serialize it with every
+        other writer) and only touches an entry whose turn is still open, so a turn that
+        ends first never gets a stale pid back.
+        """
+        workflow = self._workflows.get(session_id)
+        if workflow is None:
+            return
+        store = self._store(workflow.cwd)
+
+        def set_pid(meta: WorkflowMetadata) -> None:
+            if meta.status == "running" and meta.turns and meta.turns[-1].ended_at is None:
+                meta.pid = run.pid
+
+        async def write() -> None:
+            try:
+                await asyncio.to_thread(store.update_metadata, session_id, set_pid)
+            except (KeyError, StoreError, OSError) as exc:
+                logger.warning("cannot record the pid of %s: %s", session_id, exc)
+                return
+            self._reload(session_id)
+
+        task = asyncio.ensure_future(write())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _run_exited(self, run: AgentRun, outcome: TurnOutcome, exit_code: int) -> None:
         if self.runs.get(run.session_id) is run:
@@ -659,7 +685,3 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         return str(first), str(second)
     except (ValueError, TypeError):
         raise InvalidParams("Invalid params: 'cursor' is not a cursor this server gave out.", field="cursor") from None
-
-
-async def _noop() -> None:
-    await asyncio.sleep(0)
