@@ -197,6 +197,7 @@ export class ThreadlineClient implements vscode.Disposable {
         this.started = false;
         this.setState('starting');
         this.log.info(`Starting the Threadline server: ${formatCommand(settings.command)}`);
+        this.log.debug(`initializationOptions: ${JSON.stringify(settings.initializationOptions)}`);
         try {
             await client.start();
         } catch (error) {

@@ -218,14 +218,14 @@ export function activate(context: vscode.ExtensionContext): void {
                 if (!cwd) {
                     return undefined;
                 }
-                const prompt = args?.prompt ?? (await askPrompt('Threadline: Start Workflow', 'What should the agent do?'));
+                const prompt = args?.prompt ?? (await askPrompt('Threadline: New Workflow — Prompt', 'What should the agent do?'));
                 if (prompt === undefined || !prompt.trim()) {
                     return undefined;
                 }
                 let skill = args?.skill;
                 if (args?.prompt === undefined) {
                     skill = await vscode.window.showInputBox({
-                        title: 'Threadline: Start Workflow — skill (optional)',
+                        title: 'Threadline: New Workflow — Skill (optional)',
                         prompt: 'Run the prompt with a skill (sent as /<skill> <prompt>). Leave empty for none.',
                         placeHolder: 'Skill name, or empty for none',
                         ignoreFocusOut: true,

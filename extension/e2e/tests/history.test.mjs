@@ -1,0 +1,135 @@
+// The session history: tree groups and titles, the transcript webview, and hostile
+// transcript content rendered as inert text. One VS Code instance for the file.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { buildClaudeHome } from '../lib/fixtures.mjs';
+import { launch, startBeacon, TIMEOUT, waitFor } from '../lib/harness.mjs';
+
+describe('session history', { timeout: 180_000 }, () => {
+    let vs;
+    let beacon;
+    let sessions;
+
+    before(async () => {
+        beacon = await startBeacon();
+        vs = await launch({
+            name: 'history',
+            requireAgent: false,
+            prepare: ({ workspace, claudeDir }) => {
+                sessions = buildClaudeHome({ claudeDir, cwd: workspace, beacon: beacon.url });
+            },
+        });
+    });
+
+    after(async (t) => {
+        const failed = t?.signal?.aborted;
+        if (vs && (failed || process.exitCode)) {
+            console.error(vs.diagnostics());
+        }
+        await vs?.close();
+        await beacon?.close();
+    });
+
+    const dumpOnFailure = async (fn) => {
+        try {
+            await fn();
+        } catch (error) {
+            console.error(vs.diagnostics());
+            await vs.screenshot(`failure-${Date.now()}.tmp.png`).catch(() => undefined);
+            throw error;
+        }
+    };
+
+    test('the tree shows the fixture sessions with their titles, in their groups', () =>
+        dumpOnFailure(async () => {
+            const { vscode, page } = vs;
+            await vscode.openThreadline();
+            await vscode.row(sessions.sigint.title).waitFor({ timeout: TIMEOUT });
+            const texts = await vscode.rowTexts();
+            // Group headers in the fixed order, each followed by its sessions (newest first).
+            const expected = [
+                ['Waiting for you', [sessions.waiting]],
+                ['Today', [sessions.basic, sessions.hostile]],
+                ['Yesterday', [sessions.tool]],
+                ['This week', [sessions.http500]],
+                ['Older', [sessions.sigint]],
+            ];
+            let i = 0;
+            for (const [group, members] of expected) {
+                assert.match(texts[i] ?? '', new RegExp(`^${group}\\s*${members.length}$`), `row ${i} should be the ${group} group:\n${texts.join('\n')}`);
+                i++;
+                for (const s of members) {
+                    assert.ok((texts[i] ?? '').startsWith(s.title.slice(0, 60)), `row ${i} should be "${s.title}":\n${texts.join('\n')}`);
+                    assert.match(texts[i], /claude · /, 'description has the agent and the time');
+                    i++;
+                }
+            }
+            assert.equal(texts.length, i, `no other rows:\n${texts.join('\n')}`);
+            // Status icons: completed sessions have the pass icon, the waiting one a bell.
+            await vscode.row(sessions.basic.title).locator('.codicon-pass').waitFor({ timeout: TIMEOUT });
+            await vscode.row(sessions.waiting.title).locator('.codicon-bell-dot').waitFor({ timeout: TIMEOUT });
+            // The hostile title is shown literally in the tree as well.
+            await vscode.row('Render this safely: <img src=x').waitFor({ timeout: TIMEOUT });
+            await vs.screenshot('tree.png', page.locator('.part.sidebar'));
+        }));
+
+    test('opening a session shows its Messages in the webview', () =>
+        dumpOnFailure(async () => {
+            const { vscode } = vs;
+            await vscode.row(sessions.tool.title).click();
+            const web = vscode.webview();
+            await web.locator('#title', { hasText: sessions.tool.title }).waitFor({ timeout: TIMEOUT });
+            await web.locator('#status', { hasText: 'Completed' }).waitFor({ timeout: TIMEOUT });
+            await web.locator('#session-id', { hasText: sessions.tool.sessionId }).waitFor({ timeout: TIMEOUT });
+            // The conversation: the prompt, the assistant's text, the tool call, its result, the reply.
+            await web.locator('.msg.role-user:not(.tool-results)', { hasText: sessions.tool.title }).waitFor({ timeout: TIMEOUT });
+            await web.locator('.msg.role-assistant', { hasText: 'I will run a command.' }).waitFor({ timeout: TIMEOUT });
+            const toolUse = web.locator('details.tool-use[data-tool="Bash"]');
+            await toolUse.waitFor({ timeout: TIMEOUT });
+            assert.equal(await toolUse.getAttribute('open'), null, 'tool calls are collapsed by default');
+            assert.match(await toolUse.locator('summary').innerText(), /Tool\s+Bash\s+echo stub-tool-ok/);
+            const result = web.locator('details.tool-result');
+            assert.match(await result.locator('summary').innerText(), /Result\s+Bash\s+stub-tool-ok/);
+            await web.locator('.msg.role-assistant', { hasText: 'stub saw tool result: stub-tool-ok' }).waitFor({ timeout: TIMEOUT });
+            // The input view opens on click.
+            await toolUse.locator('summary').click();
+            await toolUse.locator('pre.tool-input', { hasText: '"command": "echo stub-tool-ok"' }).waitFor({ state: 'visible', timeout: TIMEOUT });
+            // The composer is ready for a follow-up (the session is not running).
+            assert.equal(await web.locator('#prompt').isDisabled(), false);
+            await vs.screenshot('webview.png');
+        }));
+
+    test('a hostile transcript renders as inert text', () =>
+        dumpOnFailure(async () => {
+            const { vscode } = vs;
+            const before = vs.requests.length;
+            await vscode.row('Render this safely: <img src=x').click();
+            const web = vscode.webview();
+            await web.locator('#session-id', { hasText: sessions.hostile.sessionId }).waitFor({ timeout: TIMEOUT });
+            const messages = web.locator('#messages');
+            // The literal text is visible, in the prompt and in the reply.
+            await messages.locator('.msg.role-user', { hasText: `<img src=x onerror="document.title='PWNED-IMG'` }).waitFor({ timeout: TIMEOUT });
+            await messages.locator('.msg.role-user', { hasText: "<script>document.title='PWNED-SCRIPT'" }).waitFor({ timeout: TIMEOUT });
+            const reply = messages.locator('.msg.role-assistant');
+            await reply.locator('li', { hasText: "[click me](javascript:document.title='PWNED-LINK'" }).waitFor({ timeout: TIMEOUT });
+            await reply.locator('li', { hasText: '<img src=x onerror=' }).waitFor({ timeout: TIMEOUT });
+            await reply.locator('pre code', { hasText: '<iframe src="javascript:' }).waitFor({ timeout: TIMEOUT });
+            // Nothing was turned into markup: no images, scripts, frames or handlers.
+            for (const sel of ['img', 'script', 'iframe', '[onerror]', '[onclick]', 'a[href^="javascript" i]']) {
+                assert.equal(await messages.locator(sel).count(), 0, `no ${sel} in the transcript`);
+            }
+            // The only link is the safe https one.
+            const hrefs = await messages.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+            assert.deepEqual(hrefs, ['https://example.org/docs']);
+            // Clicking the would-be javascript: link does nothing.
+            await reply.locator('li', { hasText: '[click me]' }).click();
+            // Nothing executed: titles untouched, the beacon never called, no request for "x".
+            const webTitle = await web.locator('body').evaluate(() => document.title);
+            assert.ok(!/PWNED/.test(webTitle), `webview title: ${webTitle}`);
+            assert.ok(!/PWNED/.test(await vs.page.title()), 'workbench title');
+            const late = vs.requests.slice(before);
+            assert.deepEqual(late.filter((u) => /\/pwned|\/x(\?|$)/.test(u)), [], 'no request from hostile content');
+            assert.deepEqual(beacon.hits, [], 'the beacon was never called');
+            await vs.screenshot('webview-hostile.png');
+        }));
+});
