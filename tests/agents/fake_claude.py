@@ -96,6 +96,8 @@ SLASH_COMMANDS = [
 ]
 AGENTS = ["claude", "Explore", "general-purpose", "Plan", "statusline-setup"]
 PERMISSION_MODES = ["acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"]
+# 2.1.3xx lists "manual" where "default" was (and still accepts "default")
+PERMISSION_MODES_329 = ["acceptEdits", "auto", "bypassPermissions", "manual", "dontAsk", "plan"]
 
 READ_ONLY_COMMANDS = {
     "echo",
@@ -155,6 +157,11 @@ def _base36(n: int) -> str:
         n, r = divmod(n, 36)
         out = digits[r] + out
     return out
+
+
+def is_v329(version: str) -> bool:
+    """Whether ``version`` gets the 2.1.3xx behaviour."""
+    return tuple(int(x) for x in re.findall(r"\d+", version)[:3]) >= (2, 1, 300)
 
 
 def now_iso() -> str:
@@ -306,8 +313,9 @@ Options:
 """
 
 
-def parse_args(argv: list) -> dict:
+def parse_args(argv: list, v329: bool = False) -> dict:
     """Parse ``argv`` the way commander does for the options the fake knows."""
+    choices = dict(CHOICES, permission_mode=PERMISSION_MODES_329) if v329 else CHOICES
     opts: dict = {"positional": []}
     i = 0
     only_positional = False
@@ -342,10 +350,10 @@ def parse_args(argv: list) -> dict:
                 i += 1
             else:
                 raise CliError(f"error: option '{name} {PLACEHOLDER.get(dest, '<value>')}' argument missing")
-            if dest in CHOICES and value not in CHOICES[dest]:
+            if dest in choices and value not in choices[dest] and not (v329 and value == "default"):
                 raise CliError(
                     f"error: option '{name} {PLACEHOLDER.get(dest, '<value>')}' argument '{value}' is invalid. "
-                    f"Allowed choices are {', '.join(CHOICES[dest])}."
+                    f"Allowed choices are {', '.join(choices[dest])}."
                 )
             opts[dest] = value
         elif kind == "optional":
@@ -398,7 +406,7 @@ class FakeClaude:
         self.opts = opts
         self.env = env
         self.version = env.get("FAKE_CLAUDE_VERSION") or DEFAULT_VERSION
-        self.v329 = tuple(int(x) for x in re.findall(r"\d+", self.version)[:3]) >= (2, 1, 300)
+        self.v329 = is_v329(self.version)
         self.t0 = time.time()
         self.cwd = os.path.realpath(os.getcwd())
         self.config_dir = env.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
@@ -407,6 +415,8 @@ class FakeClaude:
         self.permission_mode = opts.get("permission_mode") or (
             "bypassPermissions" if opts.get("skip_permissions") else "default"
         )
+        if self.permission_mode == "manual":
+            self.permission_mode = "default"
         self.allowed = split_rules(opts.get("allowed") or [])
         self.default_model = "claude-opus-5-5" if self.v329 else "claude-opus-4-8"
         self.model = opts.get("model") or (self.default_model if self.v329 else self.default_model + "[1m]")
@@ -425,6 +435,8 @@ class FakeClaude:
         self.registry = ""
         self.key_file = ""
         self.read_files: set = set()
+        self.shape_written = False
+        self.prompt_id = ""
         # per-process usage totals
         self.total_in = 0
         self.total_out = 0
@@ -669,7 +681,8 @@ class FakeClaude:
             )
         entry.update({"name": f"{slug}-{random.randrange(256):02x}", "nameSource": "derived"})
         if self.v329:
-            entry.update({"nameSince": started, "status": "busy", "updatedAt": int(time.time() * 1000)})
+            stamp = int(time.time() * 1000)
+            entry.update({"nameSince": started, "status": "busy", "statusUpdatedAt": stamp, "updatedAt": stamp})
         self.registry = os.path.join(sessions, f"{pid}.json")
         tmp = self.registry + f".tmp.{pid}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -782,10 +795,45 @@ class FakeClaude:
                 "names": SKILLS,
             }
         )
-        out = []
+        if not self.v329:
+            return [self.conv({"attachment": att, "type": "attachment"}) for att in atts]
+        out: list = []
         for att in atts:
-            out.append(self.conv({"attachment": att, "type": "attachment"}))
+            rendered = [{"content": f"<system-reminder>\n(fake {att['type']})\n</system-reminder>"}]
+            out.append(
+                self.conv({"attachment": att, "type": "attachment", "rendered": rendered, "renderedRole": "system"})
+            )
+        out.append({"type": "atis-latch", "atis": "", "sessionId": self.session_id})
+        later = [
+            ({"type": "session_context", "context": {}}, None),
+            ({"type": "date", "date": time.strftime("%Y-%m-%d", time.gmtime())}, "system"),
+            ({"type": "remote_session_change", "url": None, "sendUserFileHint": False}, "user"),
+        ]
+        for att, role in later:
+            fields: dict = {"attachment": att, "type": "attachment"}
+            if role:
+                fields.update(
+                    rendered=[{"content": "<system-reminder>\n(fake)\n</system-reminder>"}], renderedRole=role
+                )
+                if role == "user":
+                    fields["renderedBesideToolResult"] = True
+            out.append(self.conv(fields))
+        out.append(self.prompt_snapshot())
         return out
+
+    def prompt_snapshot(self) -> dict:
+        return self.conv(
+            {
+                "attachment": {
+                    "type": "prompt_snapshot",
+                    "systemPrompt": ["(fake system prompt)"],
+                    "reminderFold": False,
+                    "echoWireToolInputs": False,
+                    "contextRendering": "announced",
+                },
+                "type": "attachment",
+            }
+        )
 
     def assistant_record(
         self, msg: dict, block: dict, request_id: str, stop_reason: str | None, usage: dict, extra: dict | None = None
@@ -803,18 +851,24 @@ class FakeClaude:
         }
         fields = {"message": message, "requestId": request_id, "type": "assistant"}
         if self.v329:
+            timing = {
+                "thinking": {"thinkingDurationMs": 1, "thinkingDisplay": "updates"},
+                "tool_use": {"toolInputStreamMs": 1},
+            }.get(block["type"], {})
             fields = {
                 "message": message,
+                **timing,
                 "apiBlockIndex": msg["index"],
                 "requestId": request_id,
                 "requestRef": msg["ref"],
                 "requestedModel": msg["model"],
+                "promptCacheRequested": "5m",
                 "type": "assistant",
             }
         if extra:
             fields.update(extra)
         if self.v329:
-            fields.update({"effort": "medium", "madeBy": "model"})
+            fields.update({"effort": "medium", "perTurnEffort": "medium", "madeBy": "model"})
         return self.conv(fields)
 
     def synthetic(
@@ -855,6 +909,15 @@ class FakeClaude:
                     "apiErrorStatus": error_status,
                 }
             )
+            if self.v329:
+                fields.update(
+                    {
+                        "apiErrorType": "overloaded_error" if error_status == 529 else "api_error",
+                        "perTurnEffort": "medium",
+                        "failedResponseHadNoToolCall": True,
+                        "madeBy": "model",
+                    }
+                )
         else:
             fields["isApiErrorMessage"] = False
             if self.v329:
@@ -867,21 +930,18 @@ class FakeClaude:
 
     # -- conversation state --------------------------------------------------------------
     def was_interrupted(self) -> bool:
-        """True when the chain ends without an answer (killed, interrupted, API error)."""
+        """True when the chain ends with a user turn that got no answer (killed or interrupted).
+
+        2.1.197 also counts a turn that ended in an API error (its synthetic message is
+        skipped); 2.1.3xx does not (it merges the failed prompt into the next request).
+        """
         for rec in reversed(self.history):
             t = rec.get("type")
             if t == "assistant":
-                if rec.get("isApiErrorMessage"):
+                if rec.get("isApiErrorMessage") and not self.v329:
                     continue
                 return False
             if t == "user":
-                content = rec.get("message", {}).get("content")
-                if (
-                    self.v329
-                    and isinstance(content, list)
-                    and any(b.get("type") == "text" and b.get("text") == INTERRUPTED_TEXT for b in content)
-                ):
-                    return True
                 return True
         return False
 
@@ -952,7 +1012,7 @@ class FakeClaude:
         """One user turn: returns the exit code."""
         self.last_prompt_text = prompt
         markers = find_markers(prompt)
-        prompt_id = new_uuid()
+        prompt_id = self.prompt_id = new_uuid()
         batch = []
         if self.forked and first_turn:
             batch.append({"type": "mode", "mode": "normal", "sessionId": self.session_id})
@@ -1010,7 +1070,28 @@ class FakeClaude:
     def _flush_pending(self) -> None:
         batch, self.pending = self.pending, []
         if self.v329 and batch:
-            batch.append({"type": "atis-latch", "atis": "", "sessionId": self.session_id})
+            if not self.history and not self.shape_written:
+                self.shape_written = True
+                shape_hash = uuid.uuid4().hex * 2
+                batch.append(
+                    {
+                        "type": "api-request-shape",
+                        "sessionId": self.session_id,
+                        "shapeHash": shape_hash,
+                        "timestamp": now_iso(),
+                        "version": self.version,
+                        "shape": {"system": [{"type": "text", "text": "(fake)"}], "tools": []},
+                    }
+                )
+                for role in ("user", "system"):
+                    batch.append(
+                        {
+                            "type": "api-request-blob",
+                            "sessionId": self.session_id,
+                            "hash": uuid.uuid4().hex * 2,
+                            "message": {"role": role, "content": [{"type": "text", "text": "(fake)"}]},
+                        }
+                    )
             batch.append(
                 {
                     "type": "api-request",
@@ -1019,7 +1100,12 @@ class FakeClaude:
                     "timestamp": now_iso(),
                     "version": self.version,
                     "querySource": "sdk",
+                    "shapeHash": "0" * 64,
                     "params": {"model": self.default_model},
+                    "keep": 0,
+                    "tail": [],
+                    "cacheControl": None,
+                    "requestDigest": uuid.uuid4().hex,
                 }
             )
         self.append(batch)
@@ -1242,6 +1328,12 @@ class FakeClaude:
             paths = [os.path.normpath(os.path.join(self.cwd, a)) for a in args] or [self.cwd]
             if accept and all(self._inside(p) for p in paths):
                 return None
+            if self.v329 and all(self._inside(p) for p in paths):
+                return (
+                    f"{cmd} in '{paths[0]}' needs approval. The path is inside the working directories for this "
+                    f"session ('{self.cwd}'), and Claude Code asks before a shell command creates, changes or "
+                    "removes files there."
+                )
             return (
                 f"{cmd} in '{paths[0]}' was blocked. For security, Claude Code may only "
                 f"{EDIT_COMMANDS[cmd]} in the allowed working directories for this session: '{self.cwd}'."
@@ -1278,8 +1370,34 @@ class FakeClaude:
             content, is_error, denied, result = self._read_tool(inp)
         else:
             content, is_error, result = f"No such tool available: {name}", True, f"Error: No such tool: {name}"
+        before: dict = {}  # 2.1.3xx fields placed after toolUseResult
+        after: dict = {}  # and after sourceToolAssistantUUID
         if denied:
             self.turn_state["denials"].append({"tool_name": name, "tool_use_id": block["id"], "tool_input": inp})
+            if self.v329:
+                code = "bashMiss:no-rule-match" if content == "This command requires approval" else "unknown"
+                before = {"toolDenialKind": "user-rejected"}
+                after = {"permissionDecision": {"decision": "reject", "source": "config", "reasonCode": code}}
+                self.out(
+                    {
+                        "type": "system",
+                        "subtype": "permission_denied",
+                        "tool_name": name,
+                        "tool_use_id": block["id"],
+                        "message": content,
+                        "uuid": new_uuid(),
+                        "session_id": self.session_id,
+                    }
+                )
+        elif self.v329 and name in ("Bash", "Write"):
+            if self._allowed_by_rule(name, inp.get("command")):
+                decision = {"decision": "accept", "source": "config", "reasonType": "rule", "ruleSource": "cliArg"}
+            elif name == "Write" or self.permission_mode == "bypassPermissions":
+                decision = {"decision": "accept", "source": "config", "reasonType": "mode"}
+            else:
+                decision = {"decision": "accept", "source": "config", "reasonType": "subcommandResults"}
+            before = {"sandboxed": False} if name == "Bash" else {}
+            after = {"permissionDecision": decision}
         if is_error:
             tr = {"type": "tool_result", "content": content, "is_error": True, "tool_use_id": block["id"]}
         elif name == "Bash":
@@ -1288,13 +1406,15 @@ class FakeClaude:
             tr = {"tool_use_id": block["id"], "type": "tool_result", "content": content}
         rec = self.conv(
             {
-                "promptId": new_uuid(),
+                "promptId": self.prompt_id,
                 "type": "user",
                 "message": {"role": "user", "content": [tr]},
                 "uuid": new_uuid(),
                 "timestamp": now_iso(),
                 "toolUseResult": result,
+                **before,
                 "sourceToolAssistantUUID": assistant_uuid,
+                **after,
             }
         )
         self.pending = [rec]
@@ -1426,6 +1546,9 @@ class FakeClaude:
         if self.resumed and not self.file_has_mode:
             recs.append({"type": "mode", "mode": "normal", "sessionId": self.session_id})
             self.file_has_mode = True
+        if self.v329 and not self.history and self.turn_state["turns"] and self.shape_written:
+            recs.insert(0, self.prompt_snapshot())
+            recs[1]["leafUuid"] = self.leaf
         if self.v329:
             if self.forked and not self.file_has_mode:
                 recs.append({"type": "mode", "mode": "normal", "sessionId": self.session_id})
@@ -1438,6 +1561,10 @@ class FakeClaude:
                     "sessionId": self.session_id,
                     "totalCostUSD": total_cost,
                     "totalAPIDuration": self.api_ms,
+                    "totalAPIDurationWithoutRetries": self.api_ms,
+                    "totalToolDuration": 0,
+                    "totalLinesAdded": 0,
+                    "totalLinesRemoved": 0,
                     "totalDuration": int((time.time() - self.t0) * 1000),
                     "startTime": int(self.t0 * 1000),
                     "modelUsage": {
@@ -1447,6 +1574,7 @@ class FakeClaude:
                             "costUSD": total_cost,
                         }
                     },
+                    "hasUnknownModelCost": False,
                 }
             )
         return recs
@@ -1636,9 +1764,11 @@ class FakeClaude:
                         "requestId": st["request_id"],
                         "requestRef": msg["ref"],
                         "requestedModel": msg["model"],
+                        "promptCacheRequested": "5m",
                         "type": "assistant",
                         "isAbortedMidStream": True,
                         "effort": "medium",
+                        "perTurnEffort": "medium",
                         "madeBy": "model",
                     }
                 )
@@ -1753,7 +1883,7 @@ def main(argv: list | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     env = dict(os.environ)
     try:
-        opts = parse_args(args)
+        opts = parse_args(args, is_v329(env.get("FAKE_CLAUDE_VERSION") or DEFAULT_VERSION))
     except CliError as exc:
         sys.stderr.write(str(exc) + "\n")
         return 1
