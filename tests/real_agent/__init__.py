@@ -1,0 +1,1 @@
+"""Tests that run the real Claude Code CLI (marked ``real_agent``)."""
