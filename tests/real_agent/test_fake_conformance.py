@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.agents.fake_claude import encode_project_dir
 from tests.agents.fixtures import Agent, AgentRun, RealAgentUnavailable, make_agent, wanted_versions
 from tests.agents.transcripts import (
     check_chain,
@@ -78,6 +79,10 @@ def workdir(agent: Agent, name: str = "project") -> Path:
     folder = agent.config_dir.parent / "cwds" / name
     folder.mkdir(parents=True, exist_ok=True)
     return Path(os.path.realpath(folder))
+
+
+def encode_name(path: Path) -> str:
+    return encode_project_dir(os.path.realpath(path))
 
 
 def normalize(text: str, agent: Agent, cwd: Path) -> str:
@@ -528,3 +533,41 @@ def test_same_session_id_twice_at_once(pair: Pair) -> None:
         }
 
     both(pair, scenario)
+
+
+FOLDER_NAMES = [
+    pytest.param("with.dots.v1.2", id="dots"),
+    pytest.param("with spaces here", id="spaces"),
+    pytest.param("MiXeD-Case~tilde+plus@at", id="mixed"),
+    pytest.param("caf\u00e9", id="nfc"),
+    pytest.param("cafe\u0301", id="nfd"),
+    pytest.param("smile-\U0001f600", id="emoji"),
+    pytest.param("d" * 120 + "/" + "e" * 120, id="over-200"),
+]
+
+
+@pytest.mark.parametrize("name", FOLDER_NAMES)
+def test_project_folder_encoding(pair: Pair, name: str) -> None:
+    def scenario(agent: Agent, cwd: Path) -> dict[str, Any]:
+        run = agent.run(["-p", "--session-id", SID, "--output-format", "json"], cwd, "enc")
+        folders = sorted(p.name for p in (agent.config_dir / "projects").iterdir())
+        base = encode_name(agent.config_dir.parent)
+        return {
+            "exit": run.returncode,
+            "folders": [f.replace(base, "<BASE>", 1) if len(f) <= 200 else f"<{len(f)} chars>" for f in folders],
+            "expected": folders == [agent.project_dir(cwd).name],
+        }
+
+    seen = both(pair, scenario, name)
+    assert seen["real"]["expected"], seen["real"]["folders"]
+
+
+def test_symlinked_cwd_is_stored_under_its_target(pair: Pair) -> None:
+    def scenario(agent: Agent, cwd: Path) -> dict[str, Any]:
+        link = cwd.parent / "link-to-target"
+        link.symlink_to(cwd, target_is_directory=True)
+        run = agent.run(["-p", "--session-id", SID, "--output-format", "json"], link, "via link", {"PWD": str(link)})
+        return {"exit": run.returncode, "stored_under_target": agent.transcript(cwd, SID).exists()}
+
+    seen = both(pair, scenario, "target")
+    assert seen["real"]["stored_under_target"]
