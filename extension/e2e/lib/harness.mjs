@@ -395,7 +395,8 @@ export class Workbench {
 
     /** Runs a command from the palette by its title. */
     async runCommand(title) {
-        await this.page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } }).catch(() => undefined);
+        // Focus the workbench itself (not a webview frame) before the keybinding.
+        await this.page.locator('.part.sidebar .composite.title').first().click();
         await this.page.keyboard.press('F1');
         const input = this.page.locator('.quick-input-widget .quick-input-box input');
         await input.waitFor({ timeout: TIMEOUT });
@@ -418,6 +419,19 @@ export class Workbench {
         await input.fill(text);
         await input.press('Enter');
         await titleEl.waitFor({ state: 'hidden', timeout: TIMEOUT });
+    }
+
+    /**
+     * Runs an entry of a tree row's context menu. The menu ignores a mouse-up that comes
+     * right after it opened, so the item is chosen with the keyboard once highlighted.
+     */
+    async contextMenu(row, label) {
+        await row.click({ button: 'right' });
+        const item = this.page.locator('.context-view .action-item', { hasText: label }).first();
+        await item.hover();
+        await this.page.locator('.context-view .action-item.focused', { hasText: label }).waitFor({ timeout: TIMEOUT });
+        await this.page.keyboard.press('Enter');
+        await this.page.locator('.context-view .monaco-menu').waitFor({ state: 'detached', timeout: TIMEOUT });
     }
 
     /** The content frame of the visible webview (nested iframes in VS Code web). */

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildClaudeHome } from '../lib/fixtures.mjs';
-import { launch, startBeacon, TIMEOUT, waitFor } from '../lib/harness.mjs';
+import { launch, startBeacon, TIMEOUT } from '../lib/harness.mjs';
 
 describe('session history', { timeout: 180_000 }, () => {
     let vs;
@@ -124,7 +124,7 @@ describe('session history', { timeout: 180_000 }, () => {
             // Clicking the would-be javascript: link does nothing.
             await reply.locator('li', { hasText: '[click me]' }).click();
             // Nothing executed: titles untouched, the beacon never called, no request for "x".
-            const webTitle = await web.locator('body').evaluate(() => document.title);
+            const webTitle = await web.locator('body').evaluate((body) => body.ownerDocument.title);
             assert.ok(!/PWNED/.test(webTitle), `webview title: ${webTitle}`);
             assert.ok(!/PWNED/.test(await vs.page.title()), 'workbench title');
             const late = vs.requests.slice(before);

@@ -1,0 +1,145 @@
+// Workflows from VS Code: start one from the palette and watch it run live in the tree and
+// the transcript, resume it from the composer under the same id, make it the active session,
+// and get notified when a turn ends waiting for the user. One VS Code instance for the file,
+// the real Threadline server, and the fake claude agent.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { launch, TIMEOUT, waitFor } from '../lib/harness.mjs';
+
+const PROMPT = 'explain the cache layer [[thinking]] [[slow:4]]';
+const FOLLOW_UP = 'now add a regression test [[slow:2]]';
+const DENIED = 'tidy the build folder [[tool:bash:touch approved.txt]]';
+
+describe('workflows', { timeout: 240_000 }, () => {
+    let vs;
+    let sessionId;
+
+    before(async () => {
+        vs = await launch({ name: 'workflow' });
+        await vs.vscode.openThreadline();
+    });
+
+    after(async () => {
+        await vs?.close();
+    });
+
+    const dumpOnFailure = async (fn) => {
+        try {
+            await fn();
+        } catch (error) {
+            console.error(vs.diagnostics());
+            await vs.screenshot(`failure-${Date.now()}.tmp.png`).catch(() => undefined);
+            throw error;
+        }
+    };
+
+    test('Start Workflow adds a running item that completes while the webview fills live', () =>
+        dumpOnFailure(async () => {
+            const { vscode, page } = vs;
+            await vscode.sessionsPane.getByText('No agent sessions in this workspace yet.').waitFor({ timeout: TIMEOUT });
+
+            await vscode.runCommand('Threadline: Start Workflow');
+            await vscode.answerInput('Threadline: New Workflow — Prompt', PROMPT);
+            await vscode.answerInput('Threadline: New Workflow — Skill (optional)', '');
+
+            // The tree: a new item under "Running", with the spinning icon.
+            const row = vscode.row(PROMPT);
+            await row.locator('.codicon-sync.codicon-modifier-spin').waitFor({ timeout: TIMEOUT });
+            const running = await vscode.rowTexts();
+            assert.match(running[0], /^Running\s*1$/, running.join('\n'));
+            assert.ok(running[1].startsWith(PROMPT), running.join('\n'));
+
+            // The transcript opened by itself and follows the turn.
+            const web = vscode.webview();
+            const status = web.locator('#status');
+            await web.locator('.msg.role-user', { hasText: PROMPT }).waitFor({ timeout: TIMEOUT });
+            sessionId = (await web.locator('#session-id').innerText()).trim();
+            assert.match(sessionId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+            // The thinking block arrives while the turn still runs (the reply comes ~4 s later).
+            const thinking = web.locator('.msg.role-assistant details.thinking');
+            await thinking.waitFor({ timeout: TIMEOUT });
+            assert.equal(await status.innerText(), 'Running', 'the first part of the reply shows while the turn runs');
+            assert.equal(await thinking.getAttribute('open'), null, 'thinking is collapsed');
+            assert.equal(await web.locator('.msg.role-assistant', { hasText: 'stub reply #1' }).count(), 0);
+            // The composer says why it is disabled.
+            assert.equal(await web.locator('#prompt').isDisabled(), true);
+            assert.match(await web.locator('#composer-reason').innerText(), /turn is running/i);
+            await vs.screenshot('workflow-running.png');
+
+            // The same assistant Message grows: the reply text replaces it at its index.
+            const reply = web.locator('.msg.role-assistant', { hasText: 'stub reply #1 to: explain the cache layer' });
+            await reply.waitFor({ timeout: TIMEOUT });
+            assert.equal(await web.locator('.msg.role-assistant').count(), 1, 'the grown message replaced the old one');
+            assert.equal(await reply.locator('details.thinking').count(), 1, 'thinking and text in one message');
+            await status.filter({ hasText: 'Completed' }).waitFor({ timeout: TIMEOUT });
+
+            // The tree item moved from Running to Today, with the completed icon.
+            await row.locator('.codicon-pass').waitFor({ timeout: TIMEOUT });
+            const done = await vscode.rowTexts();
+            assert.match(done[0], /^Today\s*1$/, done.join('\n'));
+            assert.equal(await web.locator('#prompt').isDisabled(), false, 'the composer is enabled again');
+            await vs.screenshot('workflow-done.png');
+            await vs.screenshot('tree-workflow.png', page.locator('.part.sidebar'));
+        }));
+
+    test('the composer resumes the session under the same id', () =>
+        dumpOnFailure(async () => {
+            assert.ok(sessionId, 'needs the session of the previous test');
+            const { vscode } = vs;
+            const web = vscode.webview();
+            await web.locator('#prompt').fill(FOLLOW_UP);
+            await web.locator('#send').click();
+            // The turn runs: the composer is disabled with its reason, the tree spins again.
+            await web.locator('#status', { hasText: 'Running' }).waitFor({ timeout: TIMEOUT });
+            await web.locator('#composer-reason', { hasText: /turn is running/i }).waitFor({ timeout: TIMEOUT });
+            assert.equal(await web.locator('#prompt').inputValue(), '', 'the sent prompt is cleared');
+            await vscode.row(PROMPT).locator('.codicon-sync.codicon-modifier-spin').waitFor({ timeout: TIMEOUT });
+            // The follow-up and its reply are appended to the same transcript.
+            await web.locator('.msg.role-user', { hasText: FOLLOW_UP }).waitFor({ timeout: TIMEOUT });
+            await web.locator('.msg.role-assistant', { hasText: 'stub reply #2 to: now add a regression test' }).waitFor({ timeout: TIMEOUT });
+            await web.locator('#status', { hasText: 'Completed' }).waitFor({ timeout: TIMEOUT });
+            assert.equal((await web.locator('#session-id').innerText()).trim(), sessionId, 'same session id');
+            const indexes = await web.locator('#messages > .msg').evaluateAll((els) => els.map((e) => e.getAttribute('data-index')));
+            assert.deepEqual(indexes, ['0', '1', '2', '3']);
+            // Still one item in the tree: no new session was made.
+            await vscode.row(PROMPT).locator('.codicon-pass').waitFor({ timeout: TIMEOUT });
+            assert.equal(await vscode.rows.count(), 2, (await vscode.rowTexts()).join('\n'));
+        }));
+
+    test('Set as Active Session marks the item and shows it in the status bar', () =>
+        dumpOnFailure(async () => {
+            const { vscode, page } = vs;
+            await vscode.contextMenu(vscode.row(PROMPT), 'Set as Active Session');
+            await vscode.row(PROMPT).filter({ hasText: '★ active' }).waitFor({ timeout: TIMEOUT });
+            const item = page.locator('.statusbar-item', { hasText: 'explain the cache layer' });
+            await item.waitFor({ timeout: TIMEOUT });
+            assert.match(await item.innerText(), /Completed/);
+        }));
+
+    test('a turn that ends waiting for the user raises one notification that opens it', () =>
+        dumpOnFailure(async () => {
+            const { vscode } = vs;
+            await vscode.runCommand('Threadline: Start Workflow');
+            await vscode.answerInput('Threadline: New Workflow — Prompt', DENIED);
+            await vscode.answerInput('Threadline: New Workflow — Skill (optional)', '');
+            const toast = vscode.notification('is waiting for you');
+            await toast.waitFor({ timeout: TIMEOUT });
+            assert.equal(await toast.count(), 1, 'one notification');
+            assert.match(await toast.innerText(), /tidy the build folder/);
+            // The tree puts it under "Waiting for you".
+            await vscode.row(DENIED).locator('.codicon-bell-dot').waitFor({ timeout: TIMEOUT });
+            const texts = await vscode.rowTexts();
+            assert.match(texts[0], /^Waiting for you\s*1$/, texts.join('\n'));
+            // Open from the notification: the denied tool call is visible as an error.
+            await vscode.runCommand('View: Close All Editors');
+            await toast.getByRole('button', { name: 'Open' }).click();
+            const web = vscode.webview();
+            await web.locator('#status', { hasText: 'Waiting for you' }).waitFor({ timeout: TIMEOUT });
+            const denied = web.locator('details.tool-result.error');
+            await denied.waitFor({ timeout: TIMEOUT });
+            assert.equal(await denied.getAttribute('open'), '', 'errors are shown open');
+            assert.match(await denied.innerText(), /^Tool error\s+Bash[\s\S]*(blocked|requires approval)/);
+            await waitFor('the notification to go away', async () => (await toast.count()) === 0 || !(await toast.isVisible()), TIMEOUT);
+            await vs.screenshot('webview-waiting.png');
+        }));
+});
