@@ -79,7 +79,7 @@ class Bench:
         self.client: ThreadlineClient | None = None
 
     async def __aenter__(self) -> Bench:
-        self.client = await start_client([self.project], self.options)
+        self.client = await start_client([self.project], self.options, verbose=False)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

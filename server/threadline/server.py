@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -33,6 +35,9 @@ logger = logging.getLogger(__name__)
 UPDATE_INTERVAL = 0.05
 """``session/updated`` is coalesced to at most one per session per 50 ms."""
 FOREIGN_CHECK_SECONDS = 2.0
+PROGRESS_THRESHOLD = 50
+"""A first listing that must read at least this many transcripts reports ``$/progress``."""
+PROGRESS_CHUNK = 20
 
 
 @attrs.define
@@ -119,6 +124,41 @@ class ThreadlineServer(LanguageServer):
             await self.watcher.stop()
         for task in list(self._tasks):
             task.cancel()
+
+    async def index_with_progress(self, paths: list[Path]) -> None:
+        """Read many transcripts in chunks, yielding to the loop and reporting ``$/progress``."""
+        core = self.require_core()
+        capabilities = self.client_capabilities.window
+        token: str | None = None
+        if capabilities is not None and capabilities.work_done_progress:
+            token = f"threadline-index-{uuid.uuid4()}"
+            try:
+                await self.work_done_progress.create_async(token)
+                self.work_done_progress.begin(
+                    token,
+                    lsp.WorkDoneProgressBegin(
+                        title="Threadline: reading session history",
+                        percentage=0,
+                        cancellable=False,
+                        message=f"0 of {len(paths)} transcripts",
+                    ),
+                )
+            except Exception:
+                logger.info("the client declined a progress token", exc_info=True)
+                token = None
+        for start in range(0, len(paths), PROGRESS_CHUNK):
+            core.index(paths[start : start + PROGRESS_CHUNK])
+            done = min(len(paths), start + PROGRESS_CHUNK)
+            if token is not None:
+                self.work_done_progress.report(
+                    token,
+                    lsp.WorkDoneProgressReport(
+                        percentage=done * 100 // len(paths), message=f"{done} of {len(paths)} transcripts"
+                    ),
+                )
+            await asyncio.sleep(0)
+        if token is not None:
+            self.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=f"{len(paths)} transcripts read"))
 
     def require_core(self) -> SessionManager:
         if self.core is None:
@@ -243,7 +283,11 @@ async def workflow_start(ls: ThreadlineServer, params: Any) -> dict[str, Any]:
 @method(wire.SESSION_LIST)
 async def session_list(ls: ThreadlineServer, params: Any) -> dict[str, Any]:
     request = wire.parse_params(wire.SessionListParams, params)
-    return wire.dump(ls.require_core().list_sessions(request))
+    core = ls.require_core()
+    unread = core.unread_transcripts(request.cwd)
+    if len(unread) >= PROGRESS_THRESHOLD:
+        await ls.index_with_progress(unread)
+    return wire.dump(core.list_sessions(request))
 
 
 @method(wire.SESSION_MESSAGES)

@@ -356,6 +356,16 @@ class SessionManager:
             return None
 
     # -- requests ---------------------------------------------------------------------------
+    def unread_transcripts(self, cwd: str | None) -> list[Path]:
+        """Transcripts a listing would read for the first time (what makes a first listing slow)."""
+        real = None if cwd is None else os.path.realpath(cwd)
+        return [p for p in self.claude.iter_transcripts(real) if p not in self._transcripts and is_session_id(p.stem)]
+
+    def index(self, paths: list[Path]) -> None:
+        """Read these transcripts now (in chunks, so a caller can report progress between them)."""
+        for path in paths:
+            self._refresh(self._open(path))
+
     def list_sessions(self, params: SessionListParams) -> SessionListResult:
         """Every session of one project (or of all), newest first, filtered and paged."""
         self._live = self.claude.live_sessions()

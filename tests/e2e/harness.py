@@ -110,22 +110,23 @@ class ThreadlineClient(LanguageClient):
         return await asyncio.wait_for(scan(), timeout)
 
 
-def server_config(env: dict[str, str] | None = None) -> ClientServerConfig:
-    return ClientServerConfig(
-        server_command=[sys.executable, "-m", "threadline", "-v", "serve"],
-        client_factory=ThreadlineClient,
-        server_env=env,
-    )
+def server_config(env: dict[str, str] | None = None, verbose: bool = True) -> ClientServerConfig:
+    command = [sys.executable, "-m", "threadline", *(["-v"] if verbose else []), "serve"]
+    return ClientServerConfig(server_command=command, client_factory=ThreadlineClient, server_env=env)
 
 
 async def start_client(
-    workspace: list[Path], options: dict[str, Any], env: dict[str, str] | None = None
+    workspace: list[Path],
+    options: dict[str, Any],
+    env: dict[str, str] | None = None,
+    capabilities: lsp.ClientCapabilities | None = None,
+    verbose: bool = True,
 ) -> ThreadlineClient:
-    client = await server_config(env).start()
+    client = await server_config(env, verbose).start()
     assert isinstance(client, ThreadlineClient)
-    client.init_result = await client.initialize_session(
-        lsp.InitializeParams(  # type: ignore[attr-defined]
-            capabilities=lsp.ClientCapabilities(),
+    client.init_result = await client.initialize_session(  # type: ignore[attr-defined]
+        lsp.InitializeParams(
+            capabilities=capabilities or lsp.ClientCapabilities(),
             workspace_folders=[lsp.WorkspaceFolder(uri=p.as_uri(), name=p.name) for p in workspace],
             initialization_options=options,
         )

@@ -122,3 +122,32 @@ async def test_a_corrupt_line_does_not_break_a_session(
     assert got["session"]["messageCount"] == 4
     page = await threadline.request("session/messages", {"sessionId": BASIC_SESSION})
     assert [m["role"] for m in page["messages"]] == ["user", "assistant", "user", "assistant"]
+
+
+async def test_first_listing_of_a_large_history_reports_progress(
+    project: Path, claude_home: Path, fake_claude: list[str]
+) -> None:
+    from lsprotocol import types as lsp
+
+    from tests.e2e.conftest import options_for
+    from tests.e2e.harness import start_client, stop_client
+
+    source = install_transcripts(claude_home, project, [BASIC_SESSION])[BASIC_SESSION]
+    data = source.read_text()
+    for n in range(60):
+        session_id = f"{n:08d}-0000-4000-8000-000000000000"
+        (source.parent / f"{session_id}.jsonl").write_text(data.replace(BASIC_SESSION, session_id))
+    capabilities = lsp.ClientCapabilities(window=lsp.WindowClientCapabilities(work_done_progress=True))
+    client = await start_client([project], options_for(claude_home, fake_claude), capabilities=capabilities)
+    try:
+        listed = await client.request("session/list", {"cwd": str(project), "limit": 1000})
+        assert len(listed["sessions"]) == 61
+        reports = [p for values in client.progress_reports.values() for p in values]
+        kinds = [r.kind for r in reports]
+        assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
+        assert reports[-2].percentage == 100
+        again = await client.request("session/list", {"cwd": str(project)})
+        assert len(again["sessions"]) == 61
+        assert len([p for values in client.progress_reports.values() for p in values]) == len(reports)
+    finally:
+        await stop_client(client)
