@@ -160,6 +160,12 @@ def _absolute_dir(value: str) -> str:
     return value
 
 
+def _prompt(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
 def _session_id(value: str) -> str:
     if not is_session_id(value):
         raise ValueError("is not a well-formed session id")
@@ -177,12 +183,7 @@ class WorkflowStartParams(WireModel):
 
     _check_cwd = field_validator("cwd")(_absolute_dir)
 
-    @field_validator("prompt")
-    @classmethod
-    def _non_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
+    _check_prompt = field_validator("prompt")(_prompt)
 
     @field_validator("skill")
     @classmethod
@@ -222,12 +223,7 @@ class SessionResumeParams(WireModel):
 
     _check_id = field_validator("session_id")(_session_id)
 
-    @field_validator("prompt")
-    @classmethod
-    def _non_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
+    _check_prompt = field_validator("prompt")(_prompt)
 
 
 class SessionIdParams(WireModel):
