@@ -60,6 +60,16 @@ function startFailureReason(error: unknown): string {
     return text.split('\n')[0];
 }
 
+/**
+ * Opens the settings editor on the server settings. They are machine-scoped (they name
+ * programs on the machine the server runs on), so in a remote window (Remote-SSH, WSL,
+ * code-server) they live in the Remote tab.
+ */
+export async function openServerSettings(): Promise<void> {
+    const command = vscode.env.remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings';
+    await vscode.commands.executeCommand(command, { query: 'threadline.server' });
+}
+
 type Handler<M extends NotificationMethod> = (params: NotificationMap[M]) => void;
 
 export class ThreadlineClient implements vscode.Disposable {
@@ -274,7 +284,7 @@ export class ThreadlineClient implements vscode.Disposable {
         const showLog = 'Show Log';
         const choice = await vscode.window.showErrorMessage(message, openSettings, showLog);
         if (choice === openSettings) {
-            await vscode.commands.executeCommand('workbench.action.openSettings', 'threadline.server');
+            await openServerSettings();
         } else if (choice === showLog) {
             this.log.show(true);
         }

@@ -135,9 +135,9 @@ function userSettings() {
  * and code-server is a remote window, so they go into the remote ("Machine") settings, as
  * a user of code-server or Remote-SSH would put them.
  */
-function machineSettings({ server, fakeClaude, claudeDir, serverLog, agentEnv }) {
+function machineSettings({ server, fakeClaude, claudeDir, serverLog, agentEnv, serverCommand }) {
     return {
-        'threadline.server.command': [server, '-vv', '--log-file', serverLog, 'serve'],
+        'threadline.server.command': serverCommand ?? [server, '-vv', '--log-file', serverLog, 'serve'],
         'threadline.claude.configDir': claudeDir,
         'threadline.claude.command': [fakeClaude],
         'threadline.claude.env': agentEnv ?? {},
@@ -148,7 +148,7 @@ function machineSettings({ server, fakeClaude, claudeDir, serverLog, agentEnv })
  * Starts code-server + Chromium on a fresh workspace. `prepare({workspace, claudeDir})` may
  * write fixtures before VS Code starts. Returns the page and helpers; call `close()` after.
  */
-export async function launch({ name, prepare, agentEnv, requireAgent = true } = {}) {
+export async function launch({ name, prepare, agentEnv, serverCommand, requireAgent = true } = {}) {
     const tools = locate({ requireAgent });
     if (tools.problems.length > 0) {
         throw new Error(`e2e prerequisites missing:\n  ${tools.problems.join('\n  ')}`);
@@ -175,7 +175,7 @@ export async function launch({ name, prepare, agentEnv, requireAgent = true } = 
     fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(userSettings(), null, 2));
     fs.writeFileSync(
         path.join(userDataDir, 'Machine', 'settings.json'),
-        JSON.stringify(machineSettings({ ...tools, claudeDir, serverLog, agentEnv }), null, 2),
+        JSON.stringify(machineSettings({ ...tools, claudeDir, serverLog, agentEnv, serverCommand }), null, 2),
     );
 
     const port = await freePort();

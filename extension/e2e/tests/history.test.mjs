@@ -73,6 +73,24 @@ describe('session history', { timeout: 180_000 }, () => {
             await vs.screenshot('tree.png', page.locator('.part.sidebar'));
         }));
 
+    test('Filter Sessions searches titles and messages; clearing it shows all again', () =>
+        dumpOnFailure(async () => {
+            const { vscode } = vs;
+            // "stub-tool-ok" is only inside the tool session's messages, not in any title.
+            await vscode.runCommand('Threadline: Filter Sessions');
+            await vscode.answerInput('Threadline: Filter Sessions', 'stub-tool-ok');
+            await vscode.row(sessions.basic.title).waitFor({ state: 'detached', timeout: TIMEOUT });
+            const texts = await vscode.rowTexts();
+            assert.equal(texts.length, 2, texts.join('\n'));
+            assert.match(texts[0], /^Yesterday\s*1$/);
+            assert.ok(texts[1].startsWith(sessions.tool.title), texts.join('\n'));
+            // The view's description names the filter (the header is hidden when the view is alone).
+            await vscode.sessionsPane.locator('.pane-header[aria-label*="filter: stub-tool-ok"]').waitFor({ state: 'attached', timeout: TIMEOUT });
+            await vscode.runCommand('Threadline: Clear Session Filter');
+            await vscode.row(sessions.sigint.title).waitFor({ timeout: TIMEOUT });
+            assert.equal((await vscode.rowTexts()).length, 11);
+        }));
+
     test('opening a session shows its Messages in the webview', () =>
         dumpOnFailure(async () => {
             const { vscode } = vs;
