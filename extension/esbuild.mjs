@@ -2,6 +2,7 @@
 // webview script (browser IIFE) to media/transcript.js.
 //   node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,6 +38,11 @@ const builds = [
         target: 'es2022',
     },
 ];
+
+// Start clean so a production build never ships a stale source map.
+for (const stale of ['dist', 'media/transcript.js', 'media/transcript.js.map']) {
+    fs.rmSync(path.join(root, stale), { recursive: true, force: true });
+}
 
 if (watch) {
     for (const options of builds) {

@@ -57,6 +57,15 @@ if [[ ! -s "$rg_archive" ]]; then
     rm -rf "$tmp"
 fi
 
+# node-gyp compiles the native addons against Node's headers: use the installed ones (it
+# would download them otherwise).
+if [[ -z "${npm_config_nodedir:-}" && "$(npm config get nodedir 2>/dev/null)" =~ ^(|undefined|null)$ ]]; then
+    prefix="$(dirname "$(dirname "$(command -v node)")")"
+    if [[ -f "$prefix/include/node/node.h" ]]; then
+        export npm_config_nodedir="$prefix"
+    fi
+fi
+
 rm -rf "$dir"
 mkdir -p "$dir"
 cd "$dir"
