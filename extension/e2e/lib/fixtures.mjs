@@ -9,6 +9,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const SAMPLES = path.join(here, '..', 'fixtures', 'claude-code-2.1.197');
 
 const MINUTE = 60_000;
+/** Turns of the long session: 2 Messages each. */
+export const LONG_TURNS = 60;
 const DAY = 24 * 60 * MINUTE;
 
 /** Claude Code's project-folder name: the real path with every non-alphanumeric char as '-'. */
@@ -106,6 +108,28 @@ export function buildClaudeHome({ claudeDir, cwd, now = Date.now(), beacon }) {
     add('sigint', '55555555-5555-4555-8555-555555555555', 'stream slowly [[slow]]', 'Older',
         rewrite(readRecords('sigint.jsonl'), { sessionId: '55555555-5555-4555-8555-555555555555', cwd, endAt: now - 40 * DAY }));
 
+    // Older: a long conversation (120 Messages), more than the transcript's first page.
+    {
+        const sessionId = '99999999-9999-4999-8999-999999999999';
+        const all = readRecords('basic.jsonl');
+        const userTpl = all.find((r) => r.type === 'user');
+        const asstTpl = all.find((r) => r.type === 'assistant');
+        const records = [];
+        let parent = null;
+        for (let i = 0; i < LONG_TURNS; i++) {
+            const u = structuredClone(userTpl);
+            Object.assign(u, { uuid: fakeUuid(2 * i), parentUuid: parent, promptId: fakeUuid(10_000 + i), timestamp: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString() });
+            u.message.content = i === 0 ? 'a long conversation' : `question ${i}`;
+            const a = structuredClone(asstTpl);
+            Object.assign(a, { uuid: fakeUuid(2 * i + 1), parentUuid: u.uuid, requestId: `req_long_${i}`, timestamp: new Date(Date.UTC(2026, 0, 1, 0, i, 30)).toISOString() });
+            a.message.id = `msg_long_${i}`;
+            a.message.content = [{ type: 'text', text: `answer ${i}` }];
+            parent = a.uuid;
+            records.push(u, a);
+        }
+        add('long', sessionId, 'a long conversation', 'Older', rewrite(records, { sessionId, cwd, endAt: now - 50 * DAY }));
+    }
+
     // Today, hostile: the first turn of the basic session with HTML, script and
     // javascript: links in the prompt and the reply.
     {
@@ -186,6 +210,10 @@ function writeStoreEntry(cwd, meta) {
     fs.mkdirSync(path.join(store, 'workflows', meta.sessionId), { recursive: true });
     fs.writeFileSync(path.join(store, '.gitignore'), '*\n');
     fs.writeFileSync(path.join(store, 'workflows', meta.sessionId, 'metadata.json'), JSON.stringify(meta, null, 2));
+}
+
+function fakeUuid(n) {
+    return `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 }
 
 function startOfDay(t) {

@@ -2,7 +2,7 @@
 // transcript content rendered as inert text. One VS Code instance for the file.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { buildClaudeHome } from '../lib/fixtures.mjs';
+import { buildClaudeHome, LONG_TURNS } from '../lib/fixtures.mjs';
 import { launch, startBeacon, TIMEOUT } from '../lib/harness.mjs';
 
 describe('session history', { timeout: 180_000 }, () => {
@@ -52,7 +52,7 @@ describe('session history', { timeout: 180_000 }, () => {
                 ['Today', [sessions.basic, sessions.hostile]],
                 ['Yesterday', [sessions.tool]],
                 ['This week', [sessions.http500]],
-                ['Older', [sessions.sigint]],
+                ['Older', [sessions.sigint, sessions.long]],
             ];
             let i = 0;
             for (const [group, members] of expected) {
@@ -88,7 +88,7 @@ describe('session history', { timeout: 180_000 }, () => {
             await vscode.sessionsPane.locator('.pane-header[aria-label*="filter: stub-tool-ok"]').waitFor({ state: 'attached', timeout: TIMEOUT });
             await vscode.runCommand('Threadline: Clear Session Filter');
             await vscode.row(sessions.sigint.title).waitFor({ timeout: TIMEOUT });
-            assert.equal((await vscode.rowTexts()).length, 11);
+            assert.equal((await vscode.rowTexts()).length, 12);
         }));
 
     test('opening a session shows its Messages in the webview', () =>
@@ -115,6 +115,32 @@ describe('session history', { timeout: 180_000 }, () => {
             // The composer is ready for a follow-up (the session is not running).
             assert.equal(await web.locator('#prompt').isDisabled(), false);
             await vs.screenshot('webview.png');
+        }));
+
+    test('a long transcript opens at the end and loads earlier messages on demand', () =>
+        dumpOnFailure(async () => {
+            const { vscode } = vs;
+            const total = 2 * LONG_TURNS;
+            await vscode.row(sessions.long.title).click();
+            const web = vscode.webview();
+            await web.locator('#session-id', { hasText: sessions.long.sessionId }).waitFor({ timeout: TIMEOUT });
+            const last = web.locator('.msg.role-assistant', { hasText: `answer ${LONG_TURNS - 1}` });
+            await last.waitFor({ timeout: TIMEOUT });
+            // One page from the end; the newest message is in view.
+            const messages = web.locator('#messages');
+            assert.equal(await messages.getAttribute('data-total'), String(total));
+            const start = Number(await messages.getAttribute('data-start'));
+            assert.ok(start > 0, `opened at the end (start ${start})`);
+            assert.equal(await messages.locator('> .msg').count(), total - start);
+            assert.ok(await last.isVisible());
+            const more = web.locator('#load-earlier');
+            assert.equal(await more.innerText(), `Load ${start} earlier messages`);
+            await more.click();
+            await messages.locator('> .msg[data-index="0"]', { hasText: sessions.long.title }).waitFor({ timeout: TIMEOUT });
+            assert.equal(await messages.locator('> .msg').count(), total);
+            await more.waitFor({ state: 'hidden', timeout: TIMEOUT });
+            const order = await messages.locator('> .msg').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-index'))));
+            assert.deepEqual(order, Array.from({ length: total }, (_, i) => i), 'messages stay in transcript order');
         }));
 
     test('a hostile transcript renders as inert text', () =>

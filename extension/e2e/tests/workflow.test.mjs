@@ -9,6 +9,7 @@ import { launch, TIMEOUT, waitFor } from '../lib/harness.mjs';
 const PROMPT = 'explain the cache layer [[thinking]] [[slow:4]]';
 const FOLLOW_UP = 'now add a regression test [[slow:2]]';
 const DENIED = 'tidy the build folder [[tool:bash:touch approved.txt]]';
+const SLOW = 'count to a thousand [[slow:60]]';
 
 describe('workflows', { timeout: 240_000 }, () => {
     let vs;
@@ -114,6 +115,25 @@ describe('workflows', { timeout: 240_000 }, () => {
             const item = page.locator('.statusbar-item', { hasText: 'explain the cache layer' });
             await item.waitFor({ timeout: TIMEOUT });
             assert.match(await item.innerText(), /Completed/);
+        }));
+
+    test('Cancel Running Turn (inline on the item) stops a running workflow', () =>
+        dumpOnFailure(async () => {
+            const { vscode } = vs;
+            await vscode.runCommand('Threadline: Start Workflow');
+            await vscode.answerInput('Threadline: New Workflow — Prompt', SLOW);
+            await vscode.answerInput('Threadline: New Workflow — Skill (optional)', '');
+            const row = vscode.row(SLOW);
+            await row.locator('.codicon-sync.codicon-modifier-spin').waitFor({ timeout: TIMEOUT });
+            const web = vscode.webview();
+            await web.locator('#status', { hasText: 'Running' }).waitFor({ timeout: TIMEOUT });
+            await row.hover();
+            await row.locator('.action-label[aria-label="Cancel Running Turn"]').click();
+            await row.locator('.codicon-circle-slash').waitFor({ timeout: TIMEOUT });
+            await web.locator('#status', { hasText: 'Cancelled' }).waitFor({ timeout: TIMEOUT });
+            assert.equal(await web.locator('#prompt').isDisabled(), false, 'a cancelled session can be resumed');
+            const texts = await vscode.rowTexts();
+            assert.ok(!texts.some((t) => /^Running/.test(t)), texts.join('\n'));
         }));
 
     test('a turn that ends waiting for the user raises one notification that opens it', () =>
