@@ -107,11 +107,12 @@ def test_wrapper_on_path_runs_the_fake_with_the_same_pid(fake: Agent, cwd: Path)
 
 
 def test_registry_lives_while_the_turn_runs(fake: Agent, cwd: Path) -> None:
-    process = fake.start([*STREAM, "--session-id", SID], cwd, "slow [[slow:5]]")
+    process = fake.start([*STREAM, "--include-partial-messages", "--session-id", SID], cwd, "slow [[slow:5]]")
     process.wait_for_event(lambda e: e.get("subtype") == "init")
-    entry = fake.registry()[process.pid]
+    entry = fake.registry()[process.pid]  # written before system/init
     assert entry["sessionId"] == SID and entry["cwd"] == str(cwd) and entry["kind"] == "interactive"
-    assert fake.transcript(cwd, SID).exists()  # the pre-request batch is written before the reply
+    process.wait_for_event(lambda e: e.get("event", {}).get("type") == "content_block_delta")
+    assert fake.transcript(cwd, SID).exists()  # the pre-request batch is written before the reply streams
     process.signal(signal.SIGINT)
     run = process.finish()
     assert run.returncode == 0
