@@ -562,8 +562,9 @@ class SessionManager:
 
     async def _launch(self, turn: TurnRequest, meta: WorkflowMetadata, new_entry: bool) -> None:
         store = self._store(meta.cwd)
-        store.ensure()
-        store.write_metadata(meta)
+        # Off the event loop: a fsynced write can take tens of ms on a busy disk, and other
+        # requests and notifications should not wait for it.
+        await asyncio.to_thread(store.write_metadata, meta)
         self._workflows[meta.session_id] = _Workflow(meta.cwd, meta)
         run = AgentRun(turn.session_id, self.claude.new_monitor(), on_event=lambda: None, on_exit=self._run_exited)
         self.runs[turn.session_id] = run
