@@ -351,6 +351,7 @@ def make_agent(kind: str, base: Path) -> Agent:
         version = kind.partition("-")[2] or DEFAULT_VERSION
         argv = [sys.executable, str(FAKE_CLAUDE)]
         extra["FAKE_CLAUDE_VERSION"] = version
+        extra["FAKE_CLAUDE_PYTHON"] = sys.executable  # for bin/claude, when the fake is run from PATH
     else:
         raise ValueError(f"unknown agent kind {kind!r}")
     env = clean_environ()
