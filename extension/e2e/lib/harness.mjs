@@ -126,6 +126,8 @@ function userSettings() {
         'chat.commandCenter.enabled': false,
         'chat.disableAIFeatures': true,
         'accessibility.signals.sounds.volume': 0,
+        // The protocol trace lands in the Threadline log, which the tests read.
+        'threadline.trace.server': 'verbose',
     };
 }
 
@@ -319,6 +321,33 @@ export async function launch({ name, prepare, agentEnv, serverCommand, requireAg
                 await page.screenshot({ path: target });
             }
             return target;
+        },
+        /** Rewrites the Threadline (machine) settings, as a user editing them would. */
+        setThreadlineSettings(overrides = {}) {
+            const file = path.join(userDataDir, 'Machine', 'settings.json');
+            const settings = { ...machineSettings({ ...tools, claudeDir, serverLog, agentEnv }), ...overrides };
+            fs.writeFileSync(file, JSON.stringify(settings, null, 2));
+        },
+        /** The text of the extension's "Threadline" log (with the protocol trace). */
+        threadlineLog() {
+            const logs = path.join(userDataDir, 'logs');
+            const found = [];
+            const walk = (dir) => {
+                for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+                    const p = path.join(dir, e.name);
+                    if (e.isDirectory()) {
+                        walk(p);
+                    } else if (e.name === 'Threadline.log') {
+                        found.push(p);
+                    }
+                }
+            };
+            try {
+                walk(logs);
+            } catch {
+                return '';
+            }
+            return found.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
         },
         /** Logs worth reading when a test failed. */
         diagnostics() {

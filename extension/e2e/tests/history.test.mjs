@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildClaudeHome, LONG_TURNS } from '../lib/fixtures.mjs';
-import { launch, startBeacon, TIMEOUT } from '../lib/harness.mjs';
+import { launch, startBeacon, TIMEOUT, waitFor } from '../lib/harness.mjs';
 
 describe('session history', { timeout: 180_000 }, () => {
     let vs;
@@ -175,5 +175,19 @@ describe('session history', { timeout: 180_000 }, () => {
             assert.deepEqual(late.filter((u) => /\/pwned|\/x(\?|$)/.test(u)), [], 'no request from hostile content');
             assert.deepEqual(beacon.hits, [], 'the beacon was never called');
             await vs.screenshot('webview-hostile.png');
+        }));
+
+    test('closing a transcript panel unsubscribes (session/unfollow)', () =>
+        dumpOnFailure(async () => {
+            const { vscode } = vs;
+            // The verbose trace: "Sending request 'session/unfollow - (8)'." then "Params: {" and the id.
+            const unfollowed = (id) => new RegExp(`Sending request 'session/unfollow - \\(\\d+\\)'\\.\\n[^\\n]*Params: \\{\\n\\s*"sessionId": "${id}"`);
+            // Opened and followed by the previous tests, not unfollowed yet.
+            assert.doesNotMatch(vs.threadlineLog(), unfollowed(sessions.hostile.sessionId));
+            assert.match(vs.threadlineLog(), new RegExp(`Sending request 'session/messages[^]*?"sessionId": "${sessions.hostile.sessionId}",\\s*"fromEnd": true[^]*?"follow": true`));
+            await vscode.runCommand('View: Close All Editors');
+            for (const s of [sessions.tool, sessions.long, sessions.hostile]) {
+                await waitFor(`session/unfollow of ${s.title.slice(0, 20)}`, () => unfollowed(s.sessionId).test(vs.threadlineLog()));
+            }
         }));
 });

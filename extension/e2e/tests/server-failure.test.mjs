@@ -1,7 +1,7 @@
 // A server command that cannot start gives one clear message with a button to the settings.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { launch, TIMEOUT } from '../lib/harness.mjs';
+import { launch, TIMEOUT, waitFor } from '../lib/harness.mjs';
 
 describe('server that cannot start', { timeout: 120_000 }, () => {
     let vs;
@@ -14,7 +14,7 @@ describe('server that cannot start', { timeout: 120_000 }, () => {
         await vs?.close();
     });
 
-    test('one error message, with Open Settings', async () => {
+    test('one error message, with Open Settings; fixing the setting restarts the server', async () => {
         const { vscode, page } = vs;
         try {
             await vscode.openThreadline();
@@ -35,6 +35,12 @@ describe('server that cannot start', { timeout: 120_000 }, () => {
             await page.locator('.settings-editor .settings-tabs-widget .action-label.checked', { hasText: 'Remote' }).waitFor({ timeout: TIMEOUT });
             await page.locator('.settings-editor .setting-item-title', { hasText: 'Command' }).first().waitFor({ timeout: TIMEOUT });
             await vs.screenshot('server-failure-settings.png');
+
+            // Fixing the setting restarts the server: the view recovers without a reload.
+            vs.setThreadlineSettings();
+            await vscode.sessionsPane.getByText('No agent sessions in this workspace yet.').waitFor({ timeout: TIMEOUT });
+            await page.locator('.statusbar-item', { hasText: 'Threadline' }).locator('.codicon-comment-discussion').waitFor({ timeout: TIMEOUT });
+            await waitFor('the restart in the log', () => /Threadline settings changed; restarting the server\.[^]*Threadline server running/.test(vs.threadlineLog()));
         } catch (error) {
             console.error(vs.diagnostics());
             throw error;
