@@ -20,6 +20,9 @@ step "fast tier: unit and end-to-end tests with the fake agent"
 $py -m pytest -q || failed+=("pytest")
 
 if [ "${SKIP_REAL_AGENT:-0}" != 1 ]; then
+  step "installing the pinned Claude Code CLIs (npm, into .cache/claude/)"
+  $py -c 'from tests.agents.fixtures import real_claude_binary as r; [print(r(v)) for v in ("2.1.197", "2.1.329")]' \
+    || failed+=("claude install")
   for version in 2.1.197 2.1.329; do
     step "real Claude Code CLI $version"
     THREADLINE_CLAUDE_VERSION=$version $py -m pytest -q -m real_agent || failed+=("real_agent $version")
