@@ -410,6 +410,10 @@ export class Workbench {
             await icon.click();
         }
         await this.sessionsPane.waitFor({ timeout: TIMEOUT });
+        // Move the pointer off the activity bar so its hover does not cover the tree.
+        await this.page.mouse.move(900, 500);
+        await this.page.locator('.workbench-hover-container, .monaco-hover:not(.hidden)').first()
+            .waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
     }
 
     /** The texts (label + description) of the visible tree rows, top to bottom. */
