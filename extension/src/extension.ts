@@ -419,7 +419,9 @@ export function activate(context: vscode.ExtensionContext): void {
                 notifiedWaiting.delete(session.sessionId);
                 return;
             }
-            if (previous?.status === 'waiting_for_input' || notifiedWaiting.has(session.sessionId)) {
+            // Only a seen transition: a session that was already waiting when it was first
+            // listed (or first reported) is in the tree's "Waiting for you" group instead.
+            if (!previous || previous.status === 'waiting_for_input' || notifiedWaiting.has(session.sessionId)) {
                 return;
             }
             if (!store.belongs(session) && !TranscriptPanel.get(session.sessionId)) {

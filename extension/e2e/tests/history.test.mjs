@@ -71,6 +71,8 @@ describe('session history', { timeout: 180_000 }, () => {
             // The hostile title is shown literally in the tree as well.
             await vscode.row('Render this safely: <img src=x').waitFor({ timeout: TIMEOUT });
             await vs.screenshot('tree.png', page.locator('.part.sidebar'));
+            // A session that was already waiting when VS Code started raises no notification.
+            assert.equal(await vscode.notification('is waiting for you').count(), 0);
         }));
 
     test('Filter Sessions searches titles and messages; clearing it shows all again', () =>
