@@ -2,7 +2,10 @@
 
 Every scenario runs once per ``agent_kind``: ``fake`` (fast, in the default tier) and
 ``real-<version>`` (``pytest -m real_agent``, the real CLI offline against the
-Messages-API stub).
+Messages-API stub). The conformance tests at the end run a scenario on the fake and on
+the real CLI of one version in the same test and compare what the server derived from
+each: the SessionInfo fields, the Messages' roles and block types in order, and the
+texts of user and system Messages.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ import pytest
 import pytest_asyncio
 from pygls.exceptions import JsonRpcException
 
-from tests.agents.fixtures import Agent
+from tests.agents.fixtures import Agent, RealAgentUnavailable, make_agent, wanted_versions
 from tests.agents.transcripts import user_prompts
 from tests.real_agent.server_scenarios import TURN_TIMEOUT, Served, blocks, main_chain_problems, serve, texts
 
@@ -396,3 +399,40 @@ async def external(s: Served) -> None:
 
 async def test_external_session_is_detected_running_then_completed(served: Served) -> None:
     await external(served)
+
+
+# --------------------------------------------------------------------------- fake vs real
+@pytest.fixture(params=wanted_versions())
+def fake_and_real(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Agent, Agent]]:
+    """The fake (in the profile of one version) and the real CLI of that version."""
+    version = str(request.param)
+    try:
+        real = make_agent(f"real-{version}", tmp_path / "real")
+    except RealAgentUnavailable as exc:
+        pytest.skip(f"real Claude Code CLI unavailable: {exc}")
+    fake = make_agent(f"fake-{version}", tmp_path / "fake")
+    try:
+        yield fake, real
+    finally:
+        fake.close()
+        real.close()
+
+
+@pytest.mark.real_agent
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+async def test_server_derives_the_same_from_the_fake_and_the_real_cli(
+    fake_and_real: tuple[Agent, Agent], tmp_path: Path, scenario: str
+) -> None:
+    shapes = {}
+    for agent in fake_and_real:
+        extra = {} if agent.is_real else {"FAKE_CLAUDE_DELAY_MS": FAKE_START_DELAY_MS}
+        async with serve(agent, new_project(tmp_path / agent.kind), extra) as s:
+            shapes[agent.kind] = await SCENARIOS[scenario](s)
+    (fake_kind, fake), (real_kind, real) = shapes.items()
+    assert list(fake) == list(real)
+    for step in real:
+        for key in real[step]:
+            differs = f"{scenario}/{step}: {key} differs"
+            assert fake[step][key] == real[step][key], (
+                f"{differs}\n  {fake_kind}: {fake[step][key]!r}\n  {real_kind}: {real[step][key]!r}"
+            )
