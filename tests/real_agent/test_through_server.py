@@ -401,6 +401,14 @@ async def test_external_session_is_detected_running_then_completed(served: Serve
     await external(served)
 
 
+async def test_external_session_is_detected_in_a_fresh_config_dir(claude_agent: Agent, tmp_path: Path) -> None:
+    # The agent creates sessions/ and projects/ itself; the real CLI makes sessions/ first
+    # and projects/ 60-250 ms later, so the server sees its watch roots appear one by one.
+    assert not (claude_agent.config_dir / "projects").exists()
+    async with serve(claude_agent, new_project(tmp_path), fresh_config=True) as s:
+        await external(s)
+
+
 # --------------------------------------------------------------------------- fake vs real
 @pytest.fixture(params=wanted_versions())
 def fake_and_real(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Agent, Agent]]:
