@@ -193,7 +193,8 @@ async def http500(s: Served) -> Shapes:
     messages = await s.messages(session_id)
     assert messages[-1]["role"] == "assistant" and reply_to(messages[-1]) == "try again"
     if s.agent.stub is not None:
-        assert s.stub_prompts(session_id)[-1] == "try again"
+        prompts = s.stub_prompts(session_id)
+        assert prompts and prompts[-1] == "try again", prompts
     return {"failed": s.shape(failed, failed_messages), "done": s.shape(done, messages)}
 
 
