@@ -54,31 +54,39 @@ class FolderWatcher:
         while not self._stop.is_set():
             present = [r for r in self.roots if r.is_dir()]
             missing = [r for r in self.roots if not r.is_dir()]
+            # Each round of watches has its own stop event: watchfiles sets the event it was
+            # given when its watch ends, and a round ending (to rebuild the watch when a root
+            # appears) must never look like the whole watcher being stopped.
+            halt = asyncio.Event()
             restart = asyncio.Event()
             tasks = []
             if present:
-                tasks.append(asyncio.ensure_future(self._watch(present, True, restart, missing)))
+                tasks.append(asyncio.ensure_future(self._watch(present, True, halt, restart, missing)))
             if missing:
                 ancestors = sorted({_nearest_existing(r) for r in missing})
-                tasks.append(asyncio.ensure_future(self._watch(ancestors, False, restart, missing)))
+                tasks.append(asyncio.ensure_future(self._watch(ancestors, False, halt, restart, missing)))
             self.ready.set()
             stopper = asyncio.ensure_future(self._stop.wait())
             restarter = asyncio.ensure_future(restart.wait())
             await asyncio.wait([stopper, restarter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            for task in (stopper, restarter, *tasks):
-                task.cancel()
+            halt.set()
+            stopper.cancel()
+            restarter.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if not self._stop.is_set() and not restart.is_set():
                 logger.warning("a file watch ended unexpectedly; restarting it")
+                await asyncio.sleep(0.5)
 
-    async def _watch(self, paths: list[Path], recursive: bool, restart: asyncio.Event, missing: list[Path]) -> None:
+    async def _watch(
+        self, paths: list[Path], recursive: bool, halt: asyncio.Event, restart: asyncio.Event, missing: list[Path]
+    ) -> None:
         try:
             async for changes in awatch(
                 *paths,
                 recursive=recursive,
                 debounce=DEBOUNCE_MS,
                 step=STEP_MS,
-                stop_event=self._stop,
+                stop_event=halt,
                 rust_timeout=0,
                 yield_on_timeout=False,
                 ignore_permission_denied=True,
@@ -98,4 +106,3 @@ class FolderWatcher:
                     return
         except Exception:
             logger.exception("watching %s failed", ", ".join(map(str, paths)))
-            await asyncio.sleep(1)
