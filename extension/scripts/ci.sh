@@ -72,6 +72,12 @@ fi
 
 step "e2e: real VS Code against $vsix"
 # Screenshots of a CI run go to the ignored cache; `npm run e2e` refreshes e2e/screenshots/.
-THREADLINE_E2E_SHOTS="${THREADLINE_E2E_SHOTS:-$ext/.cache/e2e/screenshots}" node e2e/run.mjs --vsix "$vsix"
+export THREADLINE_E2E_SHOTS="${THREADLINE_E2E_SHOTS:-$ext/.cache/e2e/screenshots}"
+if ! node e2e/run.mjs --vsix "$vsix"; then
+    # A known flake under heavy load: the workbench reconnects its extension host and a
+    # click lands before the commands are registered again. A real failure fails twice.
+    echo "::warning:: the e2e run failed once; running it again to tell a flake from a failure"
+    node e2e/run.mjs --vsix "$vsix"
+fi
 
 step "done"
