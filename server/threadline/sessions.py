@@ -189,6 +189,9 @@ class SessionManager:
         if session_id not in self._detected:
             if self._interesting(transcript.path):
                 self._detected.add(session_id)
+                # The agent registers its process before it writes the transcript: read the
+                # registry now, so a new external session is reported running from the start.
+                self._live = self.claude.live_sessions()
                 self._note_transcript_path(session_id, transcript.path)
                 self.events.session_detected(self.info(session_id))
                 if refresh.appended:
