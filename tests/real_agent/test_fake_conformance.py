@@ -525,10 +525,18 @@ def test_same_session_id_twice_at_once(pair: Pair) -> None:
         runs = [first.finish(), second.finish()]
         records = read_records(agent.transcript(cwd, SID))
         roots = [r for r in records if r.get("type") == "user" and r.get("parentUuid") is None]
+        # Whether the second "in use" check runs before the first process has created the
+        # file is a race in the real CLI too (both succeed on a quiet machine; on a loaded
+        # one the later checker may be refused), so only the race's invariants are compared:
+        # each run either succeeded or was refused as "already in use", one prompt (one
+        # root) per successful run, and one file.
+        succeeded = [r.returncode == 0 for r in runs]
+        for run in runs:
+            assert run.returncode == 0 or "already in use" in run.stderr, run.stderr
         return {
-            "exits": [r.returncode for r in runs],
-            "roots": len(roots),
-            "prompts": sorted(user_prompts(records)),
+            "_exits": [r.returncode for r in runs],
+            "one_root_per_success": len(roots) == sum(succeeded),
+            "refusals_are_exit_1": all(r.returncode in (0, 1) for r in runs),
             "files": project_files(agent, cwd),
         }
 
