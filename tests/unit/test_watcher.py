@@ -40,7 +40,8 @@ class Seen:
         raise AssertionError(f"{path} was never reported")
 
 
-async def test_roots_created_one_after_the_other_stay_watched(tmp_path: Path) -> None:
+async def watch_fresh_config(tmp_path: Path) -> tuple[Path, Path, Seen, FolderWatcher]:
+    """A watcher over the two roots of a config folder in which neither exists yet."""
     config = tmp_path / "claude-home"
     config.mkdir()
     projects, sessions = config / "projects", config / "sessions"
@@ -48,6 +49,11 @@ async def test_roots_created_one_after_the_other_stay_watched(tmp_path: Path) ->
     watcher = FolderWatcher([projects, sessions], seen)
     watcher.start()
     await watcher.ready.wait()
+    return projects, sessions, seen, watcher
+
+
+async def test_roots_created_one_after_the_other_stay_watched(tmp_path: Path) -> None:
+    projects, sessions, seen, watcher = await watch_fresh_config(tmp_path)
     try:
         sessions.mkdir()  # the real CLI makes sessions/ first …
         await seen.until(sessions / "1.json")
@@ -71,13 +77,7 @@ async def test_paced_like_the_real_cli(tmp_path: Path) -> None:
     The pauses stand for the agent's own timing (measured: 60-250 ms between the folders),
     not for waiting on the watcher.
     """
-    config = tmp_path / "claude-home"
-    config.mkdir()
-    projects, sessions = config / "projects", config / "sessions"
-    seen = Seen()
-    watcher = FolderWatcher([projects, sessions], seen)
-    watcher.start()
-    await watcher.ready.wait()
+    projects, sessions, seen, watcher = await watch_fresh_config(tmp_path)
     try:
         sessions.mkdir()
         await asyncio.sleep(0.15)
