@@ -361,6 +361,21 @@ def make_agent(kind: str, base: Path) -> Agent:
     )
 
 
+def fake_and_real_agents(version: str, base: Path) -> Iterator[tuple[Agent, Agent]]:
+    """The fake (in the profile of ``version``) and the real CLI of that version, for comparing
+    them; skips the test when the real CLI cannot be had."""
+    try:
+        real = make_agent(f"real-{version}", base / "real")
+    except RealAgentUnavailable as exc:
+        pytest.skip(f"real Claude Code CLI unavailable: {exc}")
+    fake = make_agent(f"fake-{version}", base / "fake")
+    try:
+        yield fake, real
+    finally:
+        fake.close()
+        real.close()
+
+
 def _agent_fixture(kind: str, tmp_path: Path) -> Iterator[Agent]:
     try:
         agent = make_agent(kind, tmp_path / kind)

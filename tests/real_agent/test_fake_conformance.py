@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.agents.fake_claude import encode_project_dir
-from tests.agents.fixtures import Agent, AgentRun, RealAgentUnavailable, make_agent, wanted_versions
+from tests.agents.fixtures import Agent, AgentRun, fake_and_real_agents, wanted_versions
 from tests.agents.transcripts import (
     check_chain,
     conversation_shape,
@@ -62,16 +62,8 @@ class Pair:
 @pytest.fixture(params=wanted_versions())
 def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pair]:
     version = str(request.param)
-    try:
-        real = make_agent(f"real-{version}", tmp_path / "real")
-    except RealAgentUnavailable as exc:
-        pytest.skip(f"real Claude Code CLI unavailable: {exc}")
-    fake = make_agent(f"fake-{version}", tmp_path / "fake")
-    try:
+    for fake, real in fake_and_real_agents(version, tmp_path):
         yield Pair(version, fake, real)
-    finally:
-        fake.close()
-        real.close()
 
 
 def workdir(agent: Agent, name: str = "project") -> Path:

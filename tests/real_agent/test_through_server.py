@@ -24,7 +24,7 @@ import pytest
 import pytest_asyncio
 from pygls.exceptions import JsonRpcException
 
-from tests.agents.fixtures import Agent, RealAgentUnavailable, make_agent, wanted_versions
+from tests.agents.fixtures import Agent, fake_and_real_agents, wanted_versions
 from tests.agents.transcripts import user_prompts
 from tests.real_agent.server_scenarios import TURN_TIMEOUT, Served, blocks, main_chain_problems, serve, texts
 
@@ -414,17 +414,7 @@ async def test_external_session_is_detected_in_a_fresh_config_dir(claude_agent: 
 @pytest.fixture(params=wanted_versions())
 def fake_and_real(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Agent, Agent]]:
     """The fake (in the profile of one version) and the real CLI of that version."""
-    version = str(request.param)
-    try:
-        real = make_agent(f"real-{version}", tmp_path / "real")
-    except RealAgentUnavailable as exc:
-        pytest.skip(f"real Claude Code CLI unavailable: {exc}")
-    fake = make_agent(f"fake-{version}", tmp_path / "fake")
-    try:
-        yield fake, real
-    finally:
-        fake.close()
-        real.close()
+    yield from fake_and_real_agents(str(request.param), tmp_path)
 
 
 @pytest.mark.real_agent
