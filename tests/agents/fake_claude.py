@@ -25,13 +25,17 @@ import sys
 import time
 import uuid
 
+# The fake answers as if the loopback Messages-API stub had replied: the same texts and blocks
+# (replies.py is stdlib-only and tiny, so the fake stays fast to start).
+try:
+    from tests.agents.replies import TOOL_TEXT, thinking_block, tool_use_block
+except ImportError:  # run as a script: this file's folder is first on sys.path
+    from replies import TOOL_TEXT, thinking_block, tool_use_block  # type: ignore[no-redef]
+
 DEFAULT_VERSION = "2.1.197"
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MARKER_RE = re.compile(r"\[\[([a-z0-9-]+)(?::([^\]]*))?\]\]")
 
-TOOL_TEXT = "I will run a command."
-WRITE_CONTENT = "written by the stub\n"
-DEFAULT_BASH = "echo stub-tool-ok"
 DEFAULT_SLOW_SECONDS = 20.0
 SLOW_WORD_INTERVAL = 0.25
 CONTINUE_TEXT = "Continue from where you left off."
@@ -966,28 +970,9 @@ class FakeClaude:
                 return {"error": int(code)}
         blocks = []
         if "thinking" in markers:
-            blocks.append(
-                {"type": "thinking", "thinking": "stub thinking about: " + prompt, "signature": "c3R1Yi1zaWduYXR1cmU="}
-            )
+            blocks.append(thinking_block(prompt))
         if "tool" in markers:
-            kind, _, arg = (markers["tool"] or "bash").partition(":")
-            tool_id = api_id("toolu_01", 22)
-            if kind == "write":
-                block = {
-                    "type": "tool_use",
-                    "id": tool_id,
-                    "name": "Write",
-                    "input": {"file_path": arg, "content": WRITE_CONTENT},
-                }
-            elif kind == "read":
-                block = {"type": "tool_use", "id": tool_id, "name": "Read", "input": {"file_path": arg}}
-            else:
-                block = {
-                    "type": "tool_use",
-                    "id": tool_id,
-                    "name": "Bash",
-                    "input": {"command": arg or DEFAULT_BASH, "description": "Stub-requested command"},
-                }
+            block = tool_use_block(markers["tool"], api_id("toolu_01", 22))
             return {"blocks": [{"type": "text", "text": TOOL_TEXT}, block], "stop": "tool_use"}
         final = f"stub reply #{number} to: {prompt}"
         plan: dict = {"blocks": blocks, "stop": "end_turn"}

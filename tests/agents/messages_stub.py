@@ -48,10 +48,12 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+try:
+    from tests.agents.replies import TOOL_TEXT, thinking_block, tool_use_block
+except ImportError:  # run as a script: this file's folder is first on sys.path
+    from replies import TOOL_TEXT, thinking_block, tool_use_block  # type: ignore[no-redef]
+
 STUB_MODEL = "claude-opus-4-8"
-TOOL_TEXT = "I will run a command."
-WRITE_CONTENT = "written by the stub\n"
-DEFAULT_BASH = "echo stub-tool-ok"
 DEFAULT_SLOW_SECONDS = 20.0
 SLOW_WORD_INTERVAL = 0.25
 
@@ -140,28 +142,9 @@ def plan_reply(body: dict[str, Any], number: int) -> Reply:
             reply.error = {"type": "error", "error": {"type": kind, "message": f"stub forced {code}"}}
             return reply
     if "thinking" in markers:
-        reply.blocks.append(
-            {"type": "thinking", "thinking": "stub thinking about: " + prompt, "signature": "c3R1Yi1zaWduYXR1cmU="}
-        )
+        reply.blocks.append(thinking_block(prompt))
     if "tool" in markers:
-        kind, _, arg = (markers["tool"] or "bash").partition(":")
-        tool_id = _short_id("toolu_stub_")
-        if kind == "write":
-            block = {
-                "type": "tool_use",
-                "id": tool_id,
-                "name": "Write",
-                "input": {"file_path": arg, "content": WRITE_CONTENT},
-            }
-        elif kind == "read":
-            block = {"type": "tool_use", "id": tool_id, "name": "Read", "input": {"file_path": arg}}
-        else:
-            block = {
-                "type": "tool_use",
-                "id": tool_id,
-                "name": "Bash",
-                "input": {"command": arg or DEFAULT_BASH, "description": "Stub-requested command"},
-            }
+        block = tool_use_block(markers["tool"], _short_id("toolu_stub_"))
         reply.blocks.append({"type": "text", "text": TOOL_TEXT})
         reply.blocks.append(block)
         reply.stop_reason = "tool_use"
