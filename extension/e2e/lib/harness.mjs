@@ -93,6 +93,17 @@ export async function waitFor(what, fn, timeout = TIMEOUT, interval = 100) {
 }
 
 /** A loopback HTTP server that records every request: hostile content must never reach it. */
+/** Run one test body; on failure print the workbench's diagnostics and save a screenshot first. */
+export async function withDiagnostics(vs, fn) {
+    try {
+        await fn();
+    } catch (error) {
+        console.error(vs.diagnostics());
+        await vs.screenshot(`failure-${Date.now()}.tmp.png`).catch(() => undefined);
+        throw error;
+    }
+}
+
 export async function startBeacon() {
     const hits = [];
     const server = http.createServer((req, res) => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildClaudeHome, LONG_TURNS } from '../lib/fixtures.mjs';
-import { launch, startBeacon, TIMEOUT, waitFor } from '../lib/harness.mjs';
+import { launch, startBeacon, TIMEOUT, waitFor, withDiagnostics } from '../lib/harness.mjs';
 
 describe('session history', { timeout: 180_000 }, () => {
     let vs;
@@ -30,15 +30,7 @@ describe('session history', { timeout: 180_000 }, () => {
         await beacon?.close();
     });
 
-    const dumpOnFailure = async (fn) => {
-        try {
-            await fn();
-        } catch (error) {
-            console.error(vs.diagnostics());
-            await vs.screenshot(`failure-${Date.now()}.tmp.png`).catch(() => undefined);
-            throw error;
-        }
-    };
+    const dumpOnFailure = (fn) => withDiagnostics(vs, fn);
 
     test('the tree shows the fixture sessions with their titles, in their groups', () =>
         dumpOnFailure(async () => {

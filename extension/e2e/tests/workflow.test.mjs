@@ -4,7 +4,7 @@
 // the real Threadline server, and the fake claude agent.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { launch, TIMEOUT, waitFor } from '../lib/harness.mjs';
+import { launch, TIMEOUT, waitFor, withDiagnostics } from '../lib/harness.mjs';
 
 const PROMPT = 'explain the cache layer [[thinking]] [[slow:4]]';
 const FOLLOW_UP = 'now add a regression test [[slow:2]]';
@@ -24,15 +24,7 @@ describe('workflows', { timeout: 240_000 }, () => {
         await vs?.close();
     });
 
-    const dumpOnFailure = async (fn) => {
-        try {
-            await fn();
-        } catch (error) {
-            console.error(vs.diagnostics());
-            await vs.screenshot(`failure-${Date.now()}.tmp.png`).catch(() => undefined);
-            throw error;
-        }
-    };
+    const dumpOnFailure = (fn) => withDiagnostics(vs, fn);
 
     test('Start Workflow adds a running item that completes while the webview fills live', () =>
         dumpOnFailure(async () => {
