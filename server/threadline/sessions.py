@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -113,7 +113,8 @@ class SessionManager:
             return
         for meta in metas:
             self._workflows[meta.session_id] = _Workflow(real, meta)
-            self._detected.add(meta.session_id) if meta.transcript_path else None
+            if meta.transcript_path:
+                self._detected.add(meta.session_id)
             if meta.status == "running" and meta.session_id not in self.runs:
                 self._recover(meta)
         try:
@@ -238,7 +239,7 @@ class SessionManager:
     def _registry_changed(self) -> None:
         live = self.claude.live_sessions()
         before, self._live = self._live, live
-        for session_id in set(before) ^ set(live) | {s for s in live if before.get(s) != live[s]}:
+        for session_id in {s for s in before.keys() | live.keys() if before.get(s) != live.get(s)}:
             if session_id in self.runs:
                 continue
             if self._find(session_id) is not None or session_id in self._workflows:
@@ -246,13 +247,13 @@ class SessionManager:
         self.check_foreign()
 
     # -- store ------------------------------------------------------------------------------
-    def _update(self, session_id: str, change: object) -> WorkflowMetadata | None:
+    def _update(self, session_id: str, change: Callable[[WorkflowMetadata], None]) -> WorkflowMetadata | None:
         workflow = self._workflows.get(session_id)
         if workflow is None:
             return None
         store = self._store(workflow.cwd)
         try:
-            meta = store.update_metadata(session_id, change)  # type: ignore[arg-type]
+            meta = store.update_metadata(session_id, change)
         except (KeyError, StoreError, OSError) as exc:
             logger.warning("cannot update the store entry of %s: %s", session_id, exc)
             return None
@@ -382,19 +383,34 @@ class SessionManager:
             real = None
         sessions: dict[str, SessionInfo] = {}
         actives = {p: self._active_id(p) for p in projects}
+
+        reals: dict[str, str] = {}
+
+        def realpath(path: str) -> str:
+            """``os.path.realpath`` once per distinct path in this listing (it costs syscalls)."""
+            if path not in reals:
+                reals[path] = os.path.realpath(path)
+            return reals[path]
+
+        def active_in(cwd: str | None) -> str | None:
+            """The active session of a project, read once per listing."""
+            if not cwd:
+                return None
+            key = cwd if cwd in actives else realpath(cwd)
+            if key not in actives:
+                actives[key] = self._active_id(key)
+            return actives[key]
+
         for path in paths:
             if not is_session_id(path.stem):
                 continue
             transcript = self._open(path)
             self._refresh(transcript)
-            if real is not None and transcript.cwd is not None and os.path.realpath(transcript.cwd) != real:
+            if real is not None and transcript.cwd is not None and realpath(transcript.cwd) != real:
                 continue  # the folder-name encoding collides; the records say where it belongs
             session_id = transcript.session_id
             workflow = self._workflows.get(session_id)
-            cwd = transcript.cwd or (workflow.cwd if workflow else None)
-            active = actives.get(os.path.realpath(cwd)) if cwd else None
-            if active is None and cwd and os.path.realpath(cwd) not in actives:
-                active = actives.setdefault(os.path.realpath(cwd), self._active_id(cwd))
+            active = active_in(transcript.cwd or (workflow.cwd if workflow else None))
             sessions[session_id] = self._build_info(session_id, transcript, workflow, active)
         for session_id, workflow in self._workflows.items():
             if session_id in sessions or (real is not None and workflow.cwd != real):
