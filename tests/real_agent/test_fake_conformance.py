@@ -11,6 +11,7 @@ stderr wording, and the live-process registry.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import stat
 import time
@@ -31,6 +32,7 @@ from tests.agents.transcripts import (
     type_sequence,
     user_prompts,
 )
+from threadline.agents.claude.paths import encode_project_dir as server_encoder
 
 pytestmark = [pytest.mark.real_agent, pytest.mark.timeout(300)]
 
@@ -75,6 +77,17 @@ def workdir(agent: Agent, name: str = "project") -> Path:
 
 def encode_name(path: Path) -> str:
     return encode_project_dir(os.path.realpath(path))
+
+
+def mask_folder(folder: str, base: str) -> str:
+    """A project-folder name with what differs between two agents' homes masked: the
+    encoded home prefix, and past 200 characters the base-36 hash of the (different) path,
+    whose length varies (a hash under 36**5 has five digits). Exactness is checked apart,
+    against the encoder."""
+    if len(folder) <= 200:
+        return folder.replace(base, "<BASE>", 1)
+    sep, tail = folder[200:201], folder[201:]
+    return f"<200 chars>{sep}<{'base36' if re.fullmatch(r'[0-9a-z]{1,7}', tail) else tail}>"
 
 
 def normalize(text: str, agent: Agent, cwd: Path) -> str:
@@ -554,12 +567,28 @@ def test_project_folder_encoding(pair: Pair, name: str) -> None:
         base = encode_name(agent.config_dir.parent)
         return {
             "exit": run.returncode,
-            "folders": [f.replace(base, "<BASE>", 1) if len(f) <= 200 else f"<{len(f)} chars>" for f in folders],
+            "folders": [mask_folder(f, base) for f in folders],
             "expected": folders == [agent.project_dir(cwd).name],
         }
 
     seen = both(pair, scenario, name)
     assert seen["real"]["expected"], seen["real"]["folders"]
+
+
+def test_a_short_overflow_hash_is_not_padded(pair: Pair) -> None:
+    """Past 200 characters the hash is plain base 36, so a small one is shorter than six
+    digits (about 3 paths in 100). Pick such a path on purpose and check the real CLI's
+    folder name against the encoder, character for character."""
+    for attempt in range(100_000):
+        cwd = pair.real.config_dir.parent / "cwds" / f"short{attempt}" / ("d" * 120) / ("e" * 120)
+        if len(encode_project_dir(str(cwd))) < 207:
+            break
+    cwd.mkdir(parents=True)
+    run = pair.real.run(["-p", "--session-id", SID, "--output-format", "json"], cwd, "enc")
+    assert run.returncode == 0, run.stderr
+    folders = [p.name for p in (pair.real.config_dir / "projects").iterdir()]
+    assert folders == [server_encoder(os.path.realpath(cwd))] == [encode_project_dir(os.path.realpath(cwd))]
+    assert len(folders[0]) < 207
 
 
 def test_symlinked_cwd_is_stored_under_its_target(pair: Pair) -> None:
