@@ -625,7 +625,7 @@ class SessionManager:
 
         async def write() -> None:
             try:
-                await asyncio.to_thread(store.update_metadata, session_id, set_pid)
+                await asyncio.to_thread(store.update_metadata, session_id, set_pid, False)
             except (KeyError, StoreError, OSError) as exc:
                 logger.warning("cannot record the pid of %s: %s", session_id, exc)
                 return

@@ -170,8 +170,12 @@ def _encode(data: Any) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` whole: readers see the old file or the new one, never a mix."""
+def _atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
+    """Replace ``path`` whole: readers see the old file or the new one, never a mix.
+
+    ``durable`` also flushes the data to disk before the rename, so a crash cannot leave an
+    empty file in its place; derived files that heal themselves skip that (and its wait).
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -180,7 +184,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
                 os.fchmod(handle.fileno(), 0o644)
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with suppress(OSError):
@@ -423,12 +428,13 @@ class ProjectStore:
             raise
 
     def update_metadata(
-        self, session_id: str, fn: Callable[[WorkflowMetadata], WorkflowMetadata | None]
+        self, session_id: str, fn: Callable[[WorkflowMetadata], WorkflowMetadata | None], touch: bool = True
     ) -> WorkflowMetadata:
         """Read-modify-write under the session's lock, so concurrent turns are all kept.
 
         ``fn`` may change the metadata in place (returning None) or return a new one.
-        ``updatedAt`` is set to now unless ``fn`` set it. Raises KeyError if there is none.
+        ``updatedAt`` is set to now unless ``fn`` set it or ``touch`` is false (bookkeeping
+        a user never sees, such as a pid). Raises KeyError if there is none.
         """
         _check_id(session_id)
         if not self._metadata_path(session_id).is_file():
@@ -445,7 +451,7 @@ class ProjectStore:
                 new = meta if result is None else result
                 if new.session_id != session_id:
                     raise ValueError("update_metadata must not change the session id.")
-                if new.updated_at == before:
+                if new.updated_at == before and touch:
                     new.updated_at = utc_now()
                 self._write_holding_session_lock(new, self._dump_metadata(new))
                 return new
@@ -494,7 +500,8 @@ class ProjectStore:
             "sessions": [entry.model_dump(mode="json", by_alias=True) for entry in entries],
         }
         try:
-            _atomic_write(self.index_path, _encode(document))
+            # Not fsynced: the index is derived, and a torn or stale one is rebuilt on read.
+            _atomic_write(self.index_path, _encode(document), durable=False)
         except OSError as exc:
             raise self._error(exc) from exc
 

@@ -812,3 +812,35 @@ def test_files_are_readable_by_others_sharing_the_project(tmp_path: Path) -> Non
         store.workflows_dir / meta.session_id / "metadata.json",
     ):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_only_the_metadata_waits_for_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One fsync per write: the metadata is the truth; the derived index heals itself."""
+    store = ProjectStore(tmp_path)
+    store.ensure()
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    store.write_metadata(make_meta(tmp_path))
+    assert [name.split(".")[1] for name in synced] == ["metadata"]
+    assert (store.workflows_dir / "index.json").is_file()
+
+
+def test_bookkeeping_updates_leave_updated_at_alone(tmp_path: Path) -> None:
+    store = ProjectStore(tmp_path)
+    meta = make_meta(tmp_path)
+    store.write_metadata(meta)
+
+    def set_pid(m: WorkflowMetadata) -> None:
+        m.pid = 4242
+
+    quiet = store.update_metadata(meta.session_id, set_pid, touch=False)
+    assert (quiet.pid, quiet.updated_at) == (4242, meta.updated_at)
+    touched = store.update_metadata(meta.session_id, set_pid)
+    assert touched.updated_at != meta.updated_at
+    assert [e.updated_at for e in store.read_index()] == [touched.updated_at]
