@@ -81,6 +81,8 @@ class SessionManager:
         self._background: set[asyncio.Future[None]] = set()
         self._foreign: dict[str, int] = {}
         """Store entries still ``running`` under another process (another server, before a restart)."""
+        self._carried_cost: dict[str, float] = {}
+        """Running turn → the cost its agent's totals already include (resumed from a cost-state)."""
 
     # -- projects ---------------------------------------------------------------------------
     def watch_project(self, cwd: str) -> str:
@@ -309,7 +311,7 @@ class SessionManager:
         usage = transcript.usage if transcript else None
         cost = transcript.cost_usd if transcript else None
         if cost is None and meta is not None:
-            cost = next((t.cost_usd for t in reversed(meta.turns) if t.cost_usd is not None), None)
+            cost = _total_cost(meta)
         info = SessionInfo(
             session_id=session_id,
             agent=meta.agent if meta else self.claude.id,
@@ -540,6 +542,7 @@ class SessionManager:
                 turns=[turn_record],
             )
             turn = TurnRequest(session_id=new_id, cwd=real, prompt=prompt, fork_from=session_id)
+            self._carry_cost(new_id, transcript)
             await self._launch(turn, meta, new_entry=True)
             return StartResult(session_id=new_id, session=self.info(new_id))
         if workflow is None:
@@ -563,8 +566,22 @@ class SessionManager:
             meta.turns.append(turn_record)
             new_entry = False
         turn = TurnRequest(session_id=session_id, cwd=real, prompt=prompt, resume=True)
+        self._carry_cost(session_id, transcript)
         await self._launch(turn, meta, new_entry=new_entry)
         return StartResult(session_id=session_id, session=self.info(session_id))
+
+    def _carry_cost(self, session_id: str, transcript: ClaudeTranscript | None) -> None:
+        """Remember the cost an agent resuming ``transcript`` starts its totals from.
+
+        An agent that keeps a running cost in its transcript (Claude Code's ``cost-state``,
+        2.1.3xx) restores it on resume and reports totals that include it; one that keeps
+        none (2.1.197) reports each process's own cost. Subtracting what was carried gives
+        every turn its own cost either way.
+        """
+        if transcript is not None and transcript.cost_usd is not None:
+            self._carried_cost[session_id] = transcript.cost_usd
+        else:
+            self._carried_cost.pop(session_id, None)
 
     def _refuse_if_busy(self, session_id: str) -> None:
         run = self.runs.get(session_id)
@@ -646,6 +663,7 @@ class SessionManager:
 
     def _finish_turn(self, session_id: str, outcome: TurnOutcome, exit_code: int | None) -> None:
         now = utc_now()
+        carried = self._carried_cost.pop(session_id, None)
         path = self._find(session_id)
 
         def finish(meta: WorkflowMetadata) -> None:
@@ -658,7 +676,7 @@ class SessionManager:
                     now,
                     exit_code,
                     outcome.status,
-                    outcome.cost_usd,
+                    _own_cost(outcome.cost_usd, carried),
                 )
 
         self._update(session_id, finish)
@@ -687,6 +705,19 @@ class SessionManager:
     async def shutdown(self) -> None:
         """Leave running turns alone: they finish on their own and a restart picks them up."""
         logger.info("shutting down with %d running turn(s)", len(self.runs))
+
+
+def _own_cost(reported: float | None, carried: float | None) -> float | None:
+    """A turn's own cost from the total its agent reported (see ``_carry_cost``)."""
+    if reported is None or carried is None:
+        return reported
+    return max(0.0, round(reported - carried, 9))
+
+
+def _total_cost(meta: WorkflowMetadata) -> float | None:
+    """The sum of the turns' own costs, or None when no turn reported one."""
+    costs = [t.cost_usd for t in meta.turns if t.cost_usd is not None]
+    return round(sum(costs), 9) if costs else None
 
 
 def _earliest(*values: str | None) -> str | None:

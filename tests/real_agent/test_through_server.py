@@ -134,6 +134,12 @@ async def resume(s: Served) -> Shapes:
         ("first turn", "completed", 0),
         ("second turn", "completed", 0),
     ]
+    # Each turn records its own cost, and the session's is their sum, whether the CLI
+    # reports each process's cost (2.1.197) or a running total (2.1.3xx).
+    costs = [t["costUsd"] for t in turns]
+    assert all(cost > 0 for cost in costs), costs
+    assert first["usage"]["costUsd"] == pytest.approx(costs[0])
+    assert done["usage"]["costUsd"] == pytest.approx(sum(costs)), costs
     if s.agent.stub is not None:
         assert s.stub_prompts(session_id) == ["first turn", "second turn"]
     return {"first": s.shape(first, messages[:2]), "done": s.shape(done, messages)}
