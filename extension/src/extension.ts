@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as vscode from 'vscode';
 import { describeError, ThreadlineClient } from './client';
-import { Commands, ContextKeys, Views } from './constants';
+import { Commands, ContextKeys, TRANSCRIPT_VIEW_TYPE, Views } from './constants';
 import { relativeTime, statusLabel } from './format';
 import { compareSessions, sessionLabel } from './grouping';
 import { createLog } from './log';
@@ -404,6 +404,9 @@ export function activate(context: vscode.ExtensionContext): void {
         tree,
         statusBar,
         { dispose: () => TranscriptPanel.disposeAll() },
+        vscode.window.registerWebviewPanelSerializer(TRANSCRIPT_VIEW_TYPE, {
+            deserializeWebviewPanel: async (panel, state) => TranscriptPanel.revive(deps, panel, state),
+        }),
         threadline.onNotification('session/detected', (p) => {
             if (p?.session) {
                 store.upsert(p.session);

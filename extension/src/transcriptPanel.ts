@@ -14,7 +14,7 @@ import { truncate } from './format';
 import type { SessionInfo, SessionUpdatedParams } from './protocol';
 import type { SessionStore } from './sessionStore';
 import { TranscriptModel, type IndexedMessage } from './transcriptModel';
-import { parseFromWebview, type FromWebview, type ToWebview } from './webviewMessages';
+import { parseFromWebview, sessionIdOfState, type FromWebview, type ToWebview } from './webviewMessages';
 
 /** Messages fetched per page. */
 export const PAGE_SIZE = 100;
@@ -39,16 +39,34 @@ export class TranscriptPanel implements vscode.Disposable {
             }
             return existing;
         }
-        const media = vscode.Uri.joinPath(deps.extensionUri, 'media');
         const panel = vscode.window.createWebviewPanel(
             TRANSCRIPT_VIEW_TYPE,
             'Transcript',
             { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
-            { enableScripts: true, enableCommandUris: false, enableFindWidget: true, localResourceRoots: [media] },
+            { ...TranscriptPanel.webviewOptions(deps), enableFindWidget: true },
         );
         const created = new TranscriptPanel(deps, sessionId, panel, session ?? deps.store.get(sessionId));
         TranscriptPanel.panels.set(sessionId, created);
         return created;
+    }
+
+    /**
+     * Takes back a panel VS Code restored after a window reload. Its saved state names the
+     * session; a panel without one (or a second panel of the same session) is closed.
+     */
+    static revive(deps: PanelDeps, panel: vscode.WebviewPanel, state: unknown): void {
+        const sessionId = sessionIdOfState(state);
+        if (!sessionId || TranscriptPanel.panels.has(sessionId)) {
+            panel.dispose();
+            return;
+        }
+        panel.webview.options = TranscriptPanel.webviewOptions(deps);
+        TranscriptPanel.panels.set(sessionId, new TranscriptPanel(deps, sessionId, panel, deps.store.get(sessionId)));
+    }
+
+    private static webviewOptions(deps: PanelDeps): vscode.WebviewOptions {
+        const media = vscode.Uri.joinPath(deps.extensionUri, 'media');
+        return { enableScripts: true, enableCommandUris: false, localResourceRoots: [media] };
     }
 
     static get(sessionId: string): TranscriptPanel | undefined {
@@ -324,7 +342,7 @@ export class TranscriptPanel implements vscode.Disposable {
 <link rel="stylesheet" href="${style.toString()}">
 <title>Transcript</title>
 </head>
-<body>
+<body data-session-id="${sessionIdOfState({ sessionId: this.sessionId }) ?? ''}">
 <header id="header">
   <h1 id="title">Loading…</h1>
   <div class="meta">

@@ -41,3 +41,23 @@ export function parseFromWebview(value: unknown): FromWebview | undefined {
             return undefined;
     }
 }
+
+/**
+ * What a transcript webview keeps across reloads (`vscode.setState`). VS Code hands it to
+ * the panel serializer when it restores the panel after a window reload.
+ */
+export interface PanelState {
+    sessionId?: string;
+    draft?: string;
+}
+
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The session id a restored panel showed, if its saved state holds a well-formed one. */
+export function sessionIdOfState(state: unknown): string | undefined {
+    if (typeof state !== 'object' || state === null) {
+        return undefined;
+    }
+    const id = (state as Record<string, unknown>).sessionId;
+    return typeof id === 'string' && SESSION_ID.test(id) ? id.toLowerCase() : undefined;
+}

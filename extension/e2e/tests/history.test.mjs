@@ -184,4 +184,23 @@ describe('session history', { timeout: 180_000 }, () => {
                 await waitFor(`session/unfollow of ${s.title.slice(0, 20)}`, () => unfollowed(s.sessionId).test(vs.threadlineLog()));
             }
         }));
+
+    test('an open transcript comes back after a window reload, following again', () =>
+        dumpOnFailure(async () => {
+            const { vscode } = vs;
+            const follows = () => (vs.threadlineLog().match(new RegExp(`"sessionId": "${sessions.tool.sessionId}",\\s*"fromEnd": true[^}]*"follow": true`, 'g')) ?? []).length;
+            await vscode.row(sessions.tool.title).click();
+            let web = vscode.webview();
+            await web.locator('#title', { hasText: sessions.tool.title }).waitFor({ timeout: TIMEOUT });
+            await waitFor('the panel following its session', () => follows() >= 1);
+            const before = follows();
+            await vscode.runCommand('Developer: Reload Window');
+            // A new extension host asks for the restored panel's messages again.
+            await waitFor('the restored panel following again', () => follows() > before, 90_000);
+            web = vscode.webview();
+            await web.locator('#title', { hasText: sessions.tool.title }).waitFor({ timeout: TIMEOUT });
+            await web.locator('#session-id', { hasText: sessions.tool.sessionId }).waitFor({ timeout: TIMEOUT });
+            await web.locator('.msg.role-assistant', { hasText: 'stub saw tool result: stub-tool-ok' }).waitFor({ timeout: TIMEOUT });
+            assert.equal(await web.locator('#prompt').isDisabled(), false, 'the composer works in the restored panel');
+        }));
 });

@@ -7,7 +7,7 @@
  */
 import { formatCost, formatTokens, statusLabel, totalTokens } from '../format';
 import type { Message, SessionInfo } from '../protocol';
-import type { FromWebview, ToWebview } from '../webviewMessages';
+import type { FromWebview, PanelState, ToWebview } from '../webviewMessages';
 import { toDom, type DocLike } from './dom';
 import { renderMessage, type ToolNames } from './render';
 
@@ -54,13 +54,21 @@ let session: SessionInfo | undefined;
 let composerBusy = false;
 let start = 0;
 
-interface SavedState {
-    draft?: string;
-}
-
-const saved = (vscode.getState() ?? {}) as SavedState;
+let saved = (vscode.getState() ?? {}) as PanelState;
 if (typeof saved.draft === 'string') {
     els.prompt.value = saved.draft;
+}
+
+/** Keeps the draft and the session id across reloads (the panel is restored from them). */
+function save(patch: PanelState): void {
+    saved = { ...saved, ...patch };
+    vscode.setState(saved);
+}
+
+// Saved at once, so a window reloaded before the first answer still restores this panel.
+const shownId = document.body.getAttribute('data-session-id');
+if (shownId && saved.sessionId !== shownId) {
+    save({ sessionId: shownId });
 }
 
 function setText(el: HTMLElement, text: string): void {
@@ -173,7 +181,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
             composerBusy = msg.busy;
             if (msg.sent) {
                 els.prompt.value = '';
-                vscode.setState({ draft: '' });
+                save({ draft: '' });
             }
             setText(els.problem, msg.error ?? '');
             els.problem.hidden = !msg.error;
@@ -205,7 +213,7 @@ els.prompt.addEventListener('keydown', (e) => {
     }
 });
 els.prompt.addEventListener('input', () => {
-    vscode.setState({ draft: els.prompt.value });
+    save({ draft: els.prompt.value });
     updateComposer();
 });
 els.earlier.addEventListener('click', () => vscode.postMessage({ type: 'loadEarlier' }));

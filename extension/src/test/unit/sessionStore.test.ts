@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SessionStore, type SessionChange } from '../../sessionStore';
-import { parseFromWebview } from '../../webviewMessages';
+import { parseFromWebview, sessionIdOfState } from '../../webviewMessages';
 import { session } from './fixtures';
 
 function storeWith(): { store: SessionStore; changes: SessionChange[]; redraws: () => number } {
@@ -71,4 +71,15 @@ test('webview messages are narrowed; anything else is dropped', () => {
     assert.equal(parseFromWebview({ type: 'resume', prompt: 5 }), undefined);
     assert.equal(parseFromWebview({ type: 'runCommand' }), undefined);
     assert.equal(parseFromWebview(null), undefined);
+});
+
+test('a restored panel takes its session id from the saved state, only a well-formed one', () => {
+    const id = '0b9a61c5-3f0e-4a8f-9c4e-2d6b7e1f5a10';
+    assert.equal(sessionIdOfState({ sessionId: id, draft: 'half a thought' }), id);
+    assert.equal(sessionIdOfState({ sessionId: id.toUpperCase() }), id);
+    assert.equal(sessionIdOfState({ sessionId: '../../etc/passwd' }), undefined);
+    assert.equal(sessionIdOfState({ sessionId: `${id}\n` }), undefined);
+    assert.equal(sessionIdOfState({ draft: 'no id' }), undefined);
+    assert.equal(sessionIdOfState(undefined), undefined);
+    assert.equal(sessionIdOfState('just a string'), undefined);
 });
