@@ -109,6 +109,7 @@ class SessionManager:
         if not store.root.is_dir():
             return
         try:
+            store.sweep_temp_files()
             metas = store.list_metadata()
         except OSError as exc:
             logger.warning("cannot read the Threadline store of %s: %s", real, exc)

@@ -16,6 +16,7 @@ import errno
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -52,6 +53,9 @@ GITIGNORE_TEXT = "*\n"
 # A hung peer must not hang us for ever; a healthy one holds a lock for milliseconds.
 LOCK_TIMEOUT = 30.0
 
+# A write's temp file (see _atomic_write) older than this belongs to a writer that died.
+STALE_TEMP_SECONDS = 600.0
+_TEMP_NAME = re.compile(r"\.(?:metadata\.json|index\.json)\.[A-Za-z0-9_]+\.tmp")
 _SESSION_LOCK_NAME = ".metadata.lock"
 _INDEX_LOCK_NAME = ".index.lock"
 _MARKERS_LOCK_NAME = ".markers.lock"
@@ -296,6 +300,34 @@ class ProjectStore:
                     else:
                         path.unlink()
             raise self._error(exc) from exc
+
+    def sweep_temp_files(self, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+        """Remove the temp files of writes that never finished (a process killed mid-write).
+
+        Only this store's own temp names (``.<file>.<random>.tmp``) and only old ones: a live
+        writer holds its temp file for milliseconds. They never held committed data, so
+        removing them loses nothing. Returns what was removed.
+        """
+        removed: list[Path] = []
+        deadline = time.time() - older_than
+        folders = [self.workflows_dir]
+        with suppress(OSError):
+            folders += [Path(e.path) for e in os.scandir(self.workflows_dir) if _is_id(e.name) and e.is_dir()]
+        for folder in folders:
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if not _TEMP_NAME.fullmatch(entry.name):
+                    continue
+                with suppress(OSError):
+                    if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < deadline:
+                        os.unlink(entry.path)
+                        removed.append(Path(entry.path))
+        if removed:
+            _log.info("removed %d stale temp file(s) of unfinished writes in %s", len(removed), self.workflows_dir)
+        return removed
 
     @staticmethod
     def _mkdir(path: Path, created: list[Path]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 from tests.conftest import install_transcripts
@@ -94,5 +96,25 @@ async def test_orphaned_active_marker_is_removed_on_start(
         listed = await client.request("session/list", {"cwd": str(project)})
         assert listed["activeSessionId"] is None
         assert not list(workflows.glob(".active-*"))
+    finally:
+        await stop_client(client)
+
+
+async def test_temp_files_of_a_writer_killed_mid_write_are_swept_on_start(
+    project: Path, claude_home: Path, fake_claude: list[str]
+) -> None:
+    session_id = "3f0c8a52-9d1e-4b7a-8c2f-6e5d4a3b2c1d"
+    leave_running(project, session_id, dead_pid(), None)
+    folder = project / ".threadline" / "workflows" / session_id
+    stale = folder / ".metadata.json.q1w2e3r4.tmp"
+    stale.write_text('{"version": 1, "sessionId": "half')
+    long_ago = time.time() - 3600
+    os.utime(stale, (long_ago, long_ago))
+    client = await start_client([project], options_for(claude_home, fake_claude))
+    try:
+        listed = await client.request("session/list", {"cwd": str(project)})
+        assert [s["sessionId"] for s in listed["sessions"]] == [session_id]
+        assert not stale.exists()
+        assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".metadata.lock")) == ["metadata.json"]
     finally:
         await stop_client(client)

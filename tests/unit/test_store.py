@@ -844,3 +844,23 @@ def test_bookkeeping_updates_leave_updated_at_alone(tmp_path: Path) -> None:
     touched = store.update_metadata(meta.session_id, set_pid)
     assert touched.updated_at != meta.updated_at
     assert [e.updated_at for e in store.read_index()] == [touched.updated_at]
+
+
+def test_stale_temp_files_of_unfinished_writes_are_swept(tmp_path: Path) -> None:
+    store = ProjectStore(tmp_path)
+    meta = make_meta(tmp_path)
+    store.write_metadata(meta)
+    folder = store.workflows_dir / meta.session_id
+    old = time.time() - store_module.STALE_TEMP_SECONDS - 60
+    stale = [folder / ".metadata.json.k3j_x9a2.tmp", store.workflows_dir / ".index.json.ab12cd34.tmp"]
+    fresh = folder / ".metadata.json.zz99yy88.tmp"  # a write in progress right now
+    others = [folder / "notes.tmp", folder / "metadata.json.corrupt-20261121T000000Z", tmp_path / ".index.json.x.tmp"]
+    for path in [*stale, fresh, *others]:
+        path.write_text("{half a write")
+    for path in [*stale, *others]:
+        os.utime(path, (old, old))
+
+    assert sorted(store.sweep_temp_files()) == sorted(stale)
+    assert [p.exists() for p in stale] == [False, False]
+    assert fresh.exists() and all(p.exists() for p in others)
+    assert store.read_metadata(meta.session_id) == meta
