@@ -1,8 +1,9 @@
-"""The fake ``claude`` on its own (fast tier): encoding, markers, signals, concurrency, speed.
+"""The fake ``claude`` on its own (fast tier): markers, signals, concurrency, speed.
 
 What the fake must share with the real CLI is checked against the real one in
 ``tests/real_agent/test_fake_conformance.py``; these tests pin the fake-only parts and
-the properties the fast suite relies on.
+the properties the fast suite relies on. Its folder encoding is tested beside the server's,
+in ``tests/unit/test_claude_paths.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.fake_claude import encode_project_dir
 from tests.agents.fixtures import FAKE_BIN_DIR, Agent, make_agent
 from tests.agents.transcripts import check_chain, conversation_shape, read_records, type_sequence, user_prompts
 
@@ -38,37 +38,6 @@ def cwd(tmp_path: Path) -> Path:
     folder = tmp_path / "project"
     folder.mkdir()
     return Path(os.path.realpath(folder))
-
-
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        pytest.param("/srv/with.dots.v1.2", "-srv-with-dots-v1-2", id="dots"),
-        pytest.param("/w/with_under_scores", "-w-with-under-scores", id="underscores"),
-        pytest.param("/w/MiXeD-Case~tilde+plus@at", "-w-MiXeD-Case-tilde-plus-at", id="mixed"),
-        pytest.param("/w/caf\u00e9", "-w-caf-", id="nfc"),
-        pytest.param("/w/cafe\u0301", "-w-cafe-", id="nfd"),
-        pytest.param("/w/\U0001f600", "-w---", id="surrogate-pair"),
-    ],
-)
-def test_project_folder_encoding(path: str, expected: str) -> None:
-    assert encode_project_dir(path) == expected
-
-
-def test_long_project_folder_gets_a_hash_suffix() -> None:
-    path = "/" + "a" * 150 + "/" + "b" * 150
-    name = encode_project_dir(path)
-    assert len(name) > 200 and name[:200] == ("-" + "a" * 150 + "-" + "b" * 150)[:200]
-    # Java String.hashCode, as an int32, in base 36 (checked against the real CLI in the real_agent tier)
-    h = 0
-    for ch in path:
-        h = (31 * h + ord(ch)) & 0xFFFFFFFF
-    h = h - (1 << 32) if h >= 1 << 31 else h
-    digits, n, out = "0123456789abcdefghijklmnopqrstuvwxyz", abs(h), ""
-    while n:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-    assert name == name[:200] + "-" + (out or "0")
 
 
 def test_one_turn_is_fast_and_complete(fake: Agent, cwd: Path) -> None:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.agents import fake_claude
 from threadline.agents.claude.paths import ClaudePaths, encode_project_dir
 
+# The server's encoder and the fake CLI's own one (the fake imports nothing of the server)
+# must both give the real CLI's names.
+ENCODERS = [
+    pytest.param(encode_project_dir, id="server"),
+    pytest.param(fake_claude.encode_project_dir, id="fake"),
+]
 
+
+@pytest.mark.parametrize("encode", ENCODERS)
 @pytest.mark.parametrize(
     "path, expected",
     [
@@ -22,16 +32,18 @@ from threadline.agents.claude.paths import ClaudePaths, encode_project_dir
         pytest.param("/WORK/cwds/\U0001f600", "-WORK-cwds---", id="emoji-is-two-utf16-units"),
     ],
 )
-def test_encoding_matches_the_cli(path: str, expected: str) -> None:
-    assert encode_project_dir(path) == expected
+def test_encoding_matches_the_cli(encode: Callable[[str], str], path: str, expected: str) -> None:
+    assert encode(path) == expected
 
 
-def test_long_paths_are_cut_and_hashed() -> None:
+@pytest.mark.parametrize("encode", ENCODERS)
+def test_long_paths_are_cut_and_hashed(encode: Callable[[str], str]) -> None:
     path = "/WORK/cwds/" + "z" * 250
-    encoded = encode_project_dir(path)
+    encoded = encode(path)
     assert len(encoded) == 207
-    assert encoded.startswith(encode_project_dir(path)[:200] + "-")
-    assert encoded != encode_project_dir(path + "y")
+    assert encoded.startswith(encode(path)[:200] + "-")
+    assert encoded != encode(path + "y")
+    assert encoded == encode_project_dir(path)  # the same hash as the server's
 
 
 def test_java_hash_matches_a_known_value() -> None:

@@ -52,6 +52,16 @@ async def watch_fresh_config(tmp_path: Path) -> tuple[Path, Path, Seen, FolderWa
     return projects, sessions, seen, watcher
 
 
+async def still_watching(seen: Seen, watcher: FolderWatcher, transcript: Path, sessions: Path) -> None:
+    """Both roots are reported after the rebuilds: appends, a removal, a new registry file."""
+    await seen.until(transcript)
+    await seen.until(transcript)  # appends after the rebuild are still seen
+    (sessions / "1.json").unlink()
+    await seen.until(sessions / "1.json", touch=False)
+    await seen.until(sessions / "2.json")
+    assert watcher._task is not None and not watcher._task.done()
+
+
 async def test_roots_created_one_after_the_other_stay_watched(tmp_path: Path) -> None:
     projects, sessions, seen, watcher = await watch_fresh_config(tmp_path)
     try:
@@ -60,12 +70,7 @@ async def test_roots_created_one_after_the_other_stay_watched(tmp_path: Path) ->
         folder = projects / "-tmp-project"  # … and projects/<folder>/ 60-250 ms later
         folder.mkdir(parents=True)
         transcript = folder / "a.jsonl"
-        await seen.until(transcript)
-        await seen.until(transcript)  # appends after the rebuild are still seen
-        (sessions / "1.json").unlink()
-        await seen.until(sessions / "1.json", touch=False)
-        await seen.until(sessions / "2.json")
-        assert watcher._task is not None and not watcher._task.done()
+        await still_watching(seen, watcher, transcript, sessions)
     finally:
         await watcher.stop()
     assert watcher._task.done()
@@ -87,12 +92,7 @@ async def test_paced_like_the_real_cli(tmp_path: Path) -> None:
         folder.mkdir(parents=True)
         transcript = folder / "a.jsonl"
         transcript.write_text("{}\n")
-        await seen.until(transcript)
-        await seen.until(transcript)
-        (sessions / "1.json").unlink()
-        await seen.until(sessions / "1.json", touch=False)
-        await seen.until(sessions / "2.json")
-        assert watcher._task is not None and not watcher._task.done()
+        await still_watching(seen, watcher, transcript, sessions)
     finally:
         await watcher.stop()
 
