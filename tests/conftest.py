@@ -16,6 +16,14 @@ SAMPLES = TESTS / "data" / "claude" / "2.1.197" / "transcripts"
 FAKE_CLAUDE = TESTS / "agents" / "fake_claude.py"
 
 
+@pytest.fixture(autouse=True)
+def private_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own session catalog (servers and CLIs it starts inherit it)."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("THREADLINE_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """An empty project folder (a realpath, as the agent records it)."""

@@ -19,12 +19,11 @@ from typing import Any, TextIO
 
 from threadline import __version__
 from threadline import protocol as wire
-from threadline.agents.claude.transcript import Refresh
-from threadline.config import AgentOptions, Options, default_claude_config_dir
+from threadline.config import AgentOptions, Options, default_cache_dir, default_claude_config_dir
 from threadline.errors import ThreadlineError
 from threadline.log import setup_logging
 from threadline.protocol import Message, SessionInfo
-from threadline.sessions import SessionManager
+from threadline.sessions import Refresh, SessionManager
 from threadline.watcher import FolderWatcher
 
 EXIT_ERROR = 1
@@ -44,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-file", help="write the log to this file instead of stderr")
     parser.add_argument(
         "--claude-config-dir", help="Claude Code's config folder (default: $CLAUDE_CONFIG_DIR or ~/.claude)"
+    )
+    parser.add_argument(
+        "--cache-dir", help="the session catalog's folder (default: $THREADLINE_CACHE_DIR or ~/.cache/threadline)"
     )
     parser.add_argument(
         "--claude-command",
@@ -93,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
 def options_from(args: argparse.Namespace) -> Options:
     config_dir = Path(args.claude_config_dir) if args.claude_config_dir else default_claude_config_dir()
     command = [args.claude_command] if args.claude_command else _command_from_env()
-    return Options(claude_config_dir=config_dir, agents={"claude": AgentOptions(command)}, watch=True)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    return Options(
+        claude_config_dir=config_dir, agents={"claude": AgentOptions(command)}, watch=True, cache_dir=cache_dir
+    )
 
 
 def _command_from_env() -> list[str]:
@@ -134,13 +139,18 @@ class Printer:
         except ThreadlineError:
             return
         if self.json_lines:
-            appended = refresh.appended if refresh else []
             start = refresh.appended_from if refresh else None
+            appended = core.messages_from(session_id, start) if start is not None else []
             self._emit(
                 wire.SESSION_UPDATED, wire.SessionUpdatedParams(session=info, appended=appended, appended_from=start)
             )
         elif session_id in self.follow:
             self.print_new(session_id)
+
+    def session_removed(self, session_id: str) -> None:
+        if self.json_lines:
+            self.out.write(json.dumps({"method": wire.SESSION_REMOVED, "params": {"sessionId": session_id}}) + "\n")
+            self.out.flush()
 
     def print_new(self, session_id: str) -> None:
         core = self._core[0]
@@ -214,11 +224,12 @@ async def _with_core(args: argparse.Namespace, printer: Printer | None = None) -
     events._core = ref
     core = SessionManager(options, events)
     ref.append(core)
+    await core.index_history()
     return core
 
 
 async def _watch_until(core: SessionManager, done: asyncio.Event) -> None:
-    watcher = FolderWatcher(core.claude.watch_roots(), core.on_paths_changed)
+    watcher = FolderWatcher(core.watch_roots(), core.on_paths_changed)
     watcher.start()
     await watcher.ready.wait()
     try:

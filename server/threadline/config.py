@@ -14,13 +14,15 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-KNOWN_KEYS = frozenset({"claudeConfigDir", "agents", "watch"})
+KNOWN_KEYS = frozenset({"claudeConfigDir", "agents", "watch", "cacheDir", "authToken"})
 
 
 @dataclass(slots=True)
 class AgentOptions:
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    home: Path | None = None
+    """Where the agent keeps its sessions (None: the agent's default, see :func:`agent_home`)."""
 
 
 @dataclass(slots=True)
@@ -28,6 +30,28 @@ class Options:
     claude_config_dir: Path
     agents: dict[str, AgentOptions]
     watch: bool = True
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir())
+
+    def __post_init__(self) -> None:
+        for agent_id, agent in self.agents.items():
+            if agent.home is None:
+                agent.home = self.claude_config_dir if agent_id == "claude" else agent_home(agent_id)
+
+
+def default_cache_dir() -> Path:
+    """``$THREADLINE_CACHE_DIR``, else the platform's user cache folder + ``threadline``."""
+    configured = os.environ.get("THREADLINE_CACHE_DIR")
+    if configured:
+        return Path(os.path.expanduser(configured))
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "threadline"
+
+
+def agent_home(agent_id: str) -> Path:
+    """The default home of an agent (protocol §1 ``agents.<id>.home``)."""
+    if agent_id == "claude":
+        return default_claude_config_dir()
+    raise KeyError(agent_id)
 
 
 def default_claude_config_dir() -> Path:
@@ -56,6 +80,12 @@ def parse_options(raw: Any) -> tuple[Options, list[str]]:
             options.claude_config_dir = Path(os.path.expanduser(config_dir))
         else:
             warnings.append(f"Threadline: 'claudeConfigDir' must be a path; using {options.claude_config_dir}.")
+    cache_dir = raw.get("cacheDir")
+    if cache_dir is not None:
+        if isinstance(cache_dir, str) and cache_dir:
+            options.cache_dir = Path(os.path.expanduser(cache_dir))
+        else:
+            warnings.append(f"Threadline: 'cacheDir' must be a path; using {options.cache_dir}.")
     watch = raw.get("watch")
     if watch is not None:
         if isinstance(watch, bool):
@@ -66,6 +96,7 @@ def parse_options(raw: Any) -> tuple[Options, list[str]]:
     if agents is not None and not isinstance(agents, dict):
         warnings.append("Threadline: 'agents' must be an object; using the default agent commands.")
         agents = None
+    homes_given: set[str] = set()
     for agent_id, spec in (agents or {}).items():
         if agent_id not in options.agents:
             logger.info("ignoring options for unknown agent %r", agent_id)
@@ -73,7 +104,13 @@ def parse_options(raw: Any) -> tuple[Options, list[str]]:
         if not isinstance(spec, dict):
             warnings.append(f"Threadline: 'agents.{agent_id}' must be an object; using its defaults.")
             continue
-        command, env = spec.get("command"), spec.get("env")
+        command, env, home = spec.get("command"), spec.get("env"), spec.get("home")
+        if home is not None:
+            if isinstance(home, str) and home:
+                options.agents[agent_id].home = Path(os.path.expanduser(home))
+                homes_given.add(agent_id)
+            else:
+                warnings.append(f"Threadline: 'agents.{agent_id}.home' must be a path; using its default.")
         if command is not None:
             if isinstance(command, list) and command and all(isinstance(p, str) and p for p in command):
                 options.agents[agent_id].command = list(command)
@@ -87,4 +124,9 @@ def parse_options(raw: Any) -> tuple[Options, list[str]]:
                 options.agents[agent_id].env = dict(env)
             else:
                 warnings.append(f"Threadline: 'agents.{agent_id}.env' must map names to strings; ignoring it.")
+    claude = options.agents["claude"]
+    if "claude" in homes_given and claude.home is not None:
+        options.claude_config_dir = claude.home  # agents.claude.home wins over claudeConfigDir
+    else:
+        claude.home = options.claude_config_dir
     return options, warnings

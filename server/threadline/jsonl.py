@@ -1,19 +1,25 @@
 """Incremental, tolerant reading of append-only JSONL files (agent transcripts).
 
 A reader remembers the byte offset it has parsed up to and, on each call, parses only
-what was appended since. An unterminated last line is held back until its newline
+what was appended since; its position can be saved and restored, so another process goes
+on where this one stopped. An unterminated last line is held back until its newline
 arrives (the agent may be mid-write); a malformed line is counted, logged once and
 skipped; a line longer than ``max_line_bytes`` is skipped without ever being held in
-memory whole. Nothing here raises for bad content: one bad line never breaks a session.
+memory whole. Records are yielded one at a time, so a 300 MB file is never held as a list.
+Only regular files are opened (never a FIFO, device or socket), without blocking.
+Nothing here raises for bad content: one bad line never breaks a session.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import stat as stat_module
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
+
+import orjson
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +33,33 @@ class Record:
 
     offset: int
     data: dict[str, Any]
+
+
+def open_regular(path: str) -> tuple[BinaryIO, os.stat_result] | None:
+    """Open a regular file for reading without blocking (None: absent, or not a regular file).
+
+    ``O_NONBLOCK`` keeps a FIFO from blocking the open; ``fstat`` then refuses anything that
+    is not a regular file. Every other OSError (a symlink loop, permissions) is one log line.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        logger.warning("cannot open %s: %s", path, exc.strerror or exc)
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat_module.S_ISREG(info.st_mode):
+            logger.warning("skipped %s: not a regular file", path)
+            os.close(fd)
+            return None
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), info
+    except OSError as exc:
+        os.close(fd)
+        logger.warning("cannot read %s: %s", path, exc.strerror or exc)
+        return None
 
 
 class JsonlTail:
@@ -45,6 +78,28 @@ class JsonlTail:
         """Inside an oversized line: discard bytes until its newline."""
         self.identity: tuple[int, int] | None = None
         """(device, inode) of the file read so far: a replaced file starts over."""
+        self.size = 0
+        self.mtime_ns = 0
+        """The file's size and mtime when it was last opened."""
+
+    # -- saved position ---------------------------------------------------------------------
+    def position(self) -> dict[str, int | bool]:
+        """What :meth:`restore` needs to go on from here (JSON-able)."""
+        return {
+            "offset": self.offset,
+            "line": self.line_number,
+            "malformed": self.malformed,
+            "oversized": self.oversized,
+            "skipping": self._skipping,
+        }
+
+    def restore(self, position: dict[str, Any], identity: tuple[int, int] | None) -> None:
+        self.offset = int(position.get("offset", 0))
+        self.line_number = int(position.get("line", 0))
+        self.malformed = int(position.get("malformed", 0))
+        self.oversized = int(position.get("oversized", 0))
+        self._skipping = bool(position.get("skipping", False))
+        self.identity = identity
 
     def reset(self) -> None:
         """Forget everything read (the file was truncated or replaced)."""
@@ -54,81 +109,90 @@ class JsonlTail:
         self.oversized = 0
         self._skipping = False
 
+    # -- reading ----------------------------------------------------------------------------
     def read_new(self) -> tuple[list[Record], bool]:
-        """Parse what was appended since the last call.
-
-        Returns the new records and whether the file was reset (truncated or replaced),
-        in which case the records are the whole file again.
-        """
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError:
+        """Parse what was appended since the last call (a list; see :meth:`open_new`)."""
+        opened = self.open_new()
+        if opened is None:
             return [], False
-        with os.fdopen(fd, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            identity = (stat.st_dev, stat.st_ino)
-            was_reset = False
-            if self.identity is not None and (identity != self.identity or stat.st_size < self.offset):
-                self.reset()
-                was_reset = True
-            self.identity = identity
-            if stat.st_size == self.offset:
-                return [], was_reset
-            handle.seek(self.offset)
-            return self._consume(handle), was_reset
+        records, reset = opened
+        return list(records), reset
 
-    def _consume(self, handle: Any) -> list[Record]:
-        records: list[Record] = []
-        pending = b""
-        pending_start = self.offset
-        position = self.offset
-        while True:
-            chunk = handle.read(CHUNK_BYTES)
-            if not chunk:
-                break
-            start = 0
+    def open_new(self) -> tuple[Iterator[Record], bool] | None:
+        """The records appended since the last call, as a lazy iterator, and whether the file
+        was reset (truncated or replaced: then the records are the whole file again).
+
+        None when the file cannot be read. ``offset`` advances as the iterator is consumed.
+        """
+        opened = open_regular(self.path)
+        if opened is None:
+            return None
+        handle, info = opened
+        identity = (info.st_dev, info.st_ino)
+        was_reset = False
+        if self.identity is not None and (identity != self.identity or info.st_size < self.offset):
+            self.reset()
+            was_reset = True
+        self.identity = identity
+        self.size, self.mtime_ns = info.st_size, info.st_mtime_ns
+        if info.st_size == self.offset:
+            handle.close()
+            return iter(()), was_reset
+        handle.seek(self.offset)
+        return self._consume(handle), was_reset
+
+    def _consume(self, handle: BinaryIO) -> Iterator[Record]:
+        with handle:
+            pending = b""
+            pending_start = self.offset
+            position = self.offset
             while True:
-                newline = chunk.find(b"\n", start)
-                if self._skipping:
+                chunk = handle.read(CHUNK_BYTES)
+                if not chunk:
+                    break
+                start = 0
+                while True:
+                    newline = chunk.find(b"\n", start)
+                    if self._skipping:
+                        if newline < 0:
+                            break
+                        self._skipping = False
+                        self.line_number += 1
+                        self.offset = position + newline + 1
+                        pending = b""
+                        pending_start = self.offset
+                        start = newline + 1
+                        continue
                     if newline < 0:
+                        pending += chunk[start:]
+                        if len(pending) > self.max_line_bytes:
+                            self._skip_oversized(pending_start)
+                            pending = b""
                         break
-                    self._skipping = False
+                    line = pending + chunk[start:newline] if pending else chunk[start:newline]
                     self.line_number += 1
+                    record = None
+                    if len(line) > self.max_line_bytes:
+                        self.oversized += 1
+                        logger.warning(
+                            "%s:%d: skipped a line of %d bytes (limit %d)",
+                            self.path,
+                            self.line_number,
+                            len(line),
+                            self.max_line_bytes,
+                        )
+                    else:
+                        record = self._parse(line, pending_start)
                     self.offset = position + newline + 1
                     pending = b""
                     pending_start = self.offset
                     start = newline + 1
-                    continue
-                if newline < 0:
-                    pending += chunk[start:]
-                    if len(pending) > self.max_line_bytes:
-                        self._skip_oversized(pending_start)
-                        pending = b""
-                    break
-                line = pending + chunk[start:newline] if pending else chunk[start:newline]
-                self.line_number += 1
-                if len(line) > self.max_line_bytes:
-                    self.oversized += 1
-                    logger.warning(
-                        "%s:%d: skipped a line of %d bytes (limit %d)",
-                        self.path,
-                        self.line_number,
-                        len(line),
-                        self.max_line_bytes,
-                    )
-                else:
-                    record = self._parse(line, pending_start)
                     if record is not None:
-                        records.append(record)
-                self.offset = position + newline + 1
-                pending = b""
-                pending_start = self.offset
-                start = newline + 1
-            position += len(chunk)
-            if self._skipping:
-                # Bytes of an oversized line are consumed as they are seen.
-                self.offset = position
-        return records
+                        yield record
+                position += len(chunk)
+                if self._skipping:
+                    # Bytes of an oversized line are consumed as they are seen.
+                    self.offset = position
 
     def _skip_oversized(self, line_start: int) -> None:
         self._skipping = True
@@ -142,30 +206,38 @@ class JsonlTail:
         )
 
     def _parse(self, line: bytes, offset: int) -> Record | None:
-        if not line.strip():
-            return None
-        try:
-            data = json.loads(line)
-        except ValueError as exc:
-            data = exc
-        if not isinstance(data, dict):
-            self.malformed += 1
-            logger.warning(
-                "%s:%d: skipped a malformed line (%s)",
-                self.path,
-                self.line_number,
-                data if isinstance(data, ValueError) else "not a JSON object",
-            )
+        data = parse_line(line)
+        if data is None:
+            if line.strip():
+                self.malformed += 1
+                logger.warning("%s:%d: skipped a malformed line", self.path, self.line_number)
             return None
         return Record(offset, data)
 
 
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """One JSON object, or None for a blank, malformed or non-object line."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def read_range(path: str, start: int, end: int, max_line_bytes: int = MAX_LINE_BYTES) -> list[Record]:
     """Parse the complete lines between two byte offsets (used to page through messages)."""
-    records: list[Record] = []
+    return list(iter_range(path, start, end, max_line_bytes))
+
+
+def iter_range(path: str, start: int, end: int, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Record]:
+    """The complete lines between two byte offsets, one record at a time."""
     if end <= start:
-        return records
-    with open(path, "rb") as handle:
+        return
+    opened = open_regular(path)
+    if opened is None:
+        return
+    handle, _ = opened
+    with handle:
         handle.seek(start)
         position = start
         while position < end:
@@ -182,10 +254,6 @@ def read_range(path: str, start: int, end: int, max_line_bytes: int = MAX_LINE_B
                         position += len(line)
                     continue
                 break  # the unterminated last line: not complete yet
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                records.append(Record(line_start, data))
-    return records
+            data = parse_line(line)
+            if data is not None:
+                yield Record(line_start, data)

@@ -31,6 +31,7 @@ SESSION_ACTIVATE = "session/activate"
 SESSION_UNFOLLOW = "session/unfollow"
 SESSION_DETECTED = "session/detected"
 SESSION_UPDATED = "session/updated"
+SESSION_REMOVED = "session/removed"
 
 REQUEST_METHODS = (
     WORKFLOW_START,
@@ -151,6 +152,7 @@ class SessionInfo(WireModel):
     pid: int | None = None
     last_error: str | None = None
     parent_session_id: str | None = None
+    snippet: str | None = None
 
 
 # -- request params and results ---------------------------------------------------------
@@ -199,6 +201,7 @@ class SessionListParams(WireModel):
     limit: int = Field(default=100, ge=1, le=1000)
     query: str | None = None
     status: list[Status] | None = None
+    agent: list[str] | None = None
 
     @field_validator("cwd")
     @classmethod

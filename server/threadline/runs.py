@@ -31,6 +31,9 @@ class SpawnSpec:
     cwd: str
     env: dict[str, str]
     stdin: bytes
+    pass_fds: tuple[int, ...] = ()
+    """Descriptors the agent inherits: the session's claim, so a turn whose server was killed
+    keeps its session busy for as long as the agent itself runs."""
 
 
 class AgentRun:
@@ -67,6 +70,7 @@ class AgentRun:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            pass_fds=spec.pass_fds,
         )
         self._spawn(self._feed_stdin(spec.stdin))
         self._spawn(self._supervise())

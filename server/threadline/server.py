@@ -12,7 +12,6 @@ import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Generator
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -23,11 +22,10 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from threadline import __version__
 from threadline import protocol as wire
-from threadline.agents.claude.transcript import Refresh
 from threadline.config import Options, defaults, parse_options
 from threadline.errors import ThreadlineError
 from threadline.protocol import Message, SessionInfo
-from threadline.sessions import SessionManager
+from threadline.sessions import MAX_APPENDED, Refresh, SessionManager
 from threadline.watcher import FolderWatcher
 
 logger = logging.getLogger(__name__)
@@ -36,8 +34,10 @@ UPDATE_INTERVAL = 0.05
 """``session/updated`` is coalesced to at most one per session per 50 ms."""
 FOREIGN_CHECK_SECONDS = 2.0
 PROGRESS_THRESHOLD = 50
-"""A first listing that must read at least this many transcripts reports ``$/progress``."""
-PROGRESS_CHUNK = 20
+"""A first indexing that must read at least this many transcripts reports ``$/progress``."""
+FIRST_ANSWER_SECONDS = 1.0
+"""A list that arrives during the first indexing waits at most this long, then answers with
+what is indexed so far (newest files first): the recent sessions show at once."""
 
 
 @attrs.define
@@ -78,7 +78,8 @@ class ThreadlineServer(LanguageServer):
         self.core: SessionManager | None = None
         self.watcher: FolderWatcher | None = None
         self.following: set[str] = set()
-        self._pending: dict[str, dict[int, Message]] = {}
+        self._pending: dict[str, int] = {}
+        """Followed session → index of the first Message not yet sent."""
         self._pending_status: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._last_sent: dict[str, float] = {}
@@ -97,9 +98,14 @@ class ThreadlineServer(LanguageServer):
     async def start_watching(self) -> None:
         if self.core is None or not self.options.watch:
             return
-        self.watcher = FolderWatcher(self.core.claude.watch_roots(), self.core.on_paths_changed)
+        self.watcher = FolderWatcher(self.core.watch_roots(), self.core.on_paths_changed)
         self.watcher.start()
         self.run_task(self._check_foreign_turns())
+
+    def start_indexing(self) -> None:
+        """Bring the catalog up to date in the background; requests are answered meanwhile."""
+        if self.core is not None:
+            self.run_task(self.core.index_history(self._progress_for))
 
     async def _check_foreign_turns(self) -> None:
         """Turns run by other processes have no exit to await: look at their pids now and then."""
@@ -125,40 +131,41 @@ class ThreadlineServer(LanguageServer):
         for task in list(self._tasks):
             task.cancel()
 
-    async def index_with_progress(self, paths: list[Path]) -> None:
-        """Read many transcripts in chunks, yielding to the loop and reporting ``$/progress``."""
-        core = self.require_core()
+    async def _progress_for(self, total: int) -> Any:
+        """A ``$/progress`` reporter for a first indexing of ``total`` files, if worth one."""
         capabilities = self.client_capabilities.window
-        token: str | None = None
-        if capabilities is not None and capabilities.work_done_progress:
-            token = f"threadline-index-{uuid.uuid4()}"
-            try:
-                await self.work_done_progress.create_async(token)
-                self.work_done_progress.begin(
-                    token,
-                    lsp.WorkDoneProgressBegin(
-                        title="Threadline: reading session history",
-                        percentage=0,
-                        cancellable=False,
-                        message=f"0 of {len(paths)} transcripts",
-                    ),
-                )
-            except Exception:
-                logger.info("the client declined a progress token", exc_info=True)
-                token = None
-        for start in range(0, len(paths), PROGRESS_CHUNK):
-            core.index(paths[start : start + PROGRESS_CHUNK])
-            done = min(len(paths), start + PROGRESS_CHUNK)
-            if token is not None:
-                self.work_done_progress.report(
-                    token,
-                    lsp.WorkDoneProgressReport(
-                        percentage=done * 100 // len(paths), message=f"{done} of {len(paths)} transcripts"
-                    ),
-                )
-            await asyncio.sleep(0)
-        if token is not None:
-            self.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=f"{len(paths)} transcripts read"))
+        if total < PROGRESS_THRESHOLD or capabilities is None or not capabilities.work_done_progress:
+            return None
+        token = f"threadline-index-{uuid.uuid4()}"
+        try:
+            await self.work_done_progress.create_async(token)
+        except Exception:
+            logger.info("the client declined a progress token", exc_info=True)
+            return None
+        self.work_done_progress.begin(
+            token,
+            lsp.WorkDoneProgressBegin(
+                title="Threadline: reading session history",
+                percentage=0,
+                cancellable=False,
+                message=f"0 of {total} transcripts",
+            ),
+        )
+        ended = False
+
+        def report(done: int, of: int) -> None:
+            nonlocal ended
+            if ended:
+                return
+            self.work_done_progress.report(
+                token,
+                lsp.WorkDoneProgressReport(percentage=done * 100 // of, message=f"{done} of {of} transcripts"),
+            )
+            if done >= of:
+                ended = True
+                self.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=f"{of} transcripts read"))
+
+        return report
 
     def require_core(self) -> SessionManager:
         if self.core is None:
@@ -171,11 +178,16 @@ class ThreadlineServer(LanguageServer):
 
     def session_changed(self, session_id: str, refresh: Refresh | None) -> None:
         if refresh is not None and refresh.appended_from is not None and session_id in self.following:
-            pending = self._pending.setdefault(session_id, {})
-            for offset, message in enumerate(refresh.appended):
-                pending[refresh.appended_from + offset] = message
+            start = self._pending.get(session_id)
+            if start is None or refresh.appended_from < start:
+                self._pending[session_id] = refresh.appended_from
         self._pending_status.add(session_id)
         self._schedule(session_id)
+
+    def session_removed(self, session_id: str) -> None:
+        self.following.discard(session_id)
+        self._pending.pop(session_id, None)
+        self.protocol.notify(wire.SESSION_REMOVED, {"sessionId": session_id})
 
     def _schedule(self, session_id: str) -> None:
         if session_id in self._timers:
@@ -187,22 +199,26 @@ class ThreadlineServer(LanguageServer):
     def _flush(self, session_id: str) -> None:
         self._timers.pop(session_id, None)
         self._pending_status.discard(session_id)
-        pending = self._pending.pop(session_id, {})
+        start = self._pending.pop(session_id, None)
         self._last_sent[session_id] = asyncio.get_event_loop().time()
+        core = self.require_core()
         try:
-            info = self.require_core().info(session_id)
+            info = core.info(session_id)
         except ThreadlineError:
             return
         except Exception:
             logger.exception("could not describe session %s", session_id)
             return
         appended: list[Message] = []
-        start: int | None = None
-        if pending:
-            start = min(pending)
-            appended = [pending[i] for i in range(start, max(pending) + 1) if i in pending]
-            if len(appended) != max(pending) + 1 - start:
-                appended = self.require_core().messages_from(session_id, start)
+        if start is not None and session_id in self.following:
+            appended = core.messages_from(session_id, start, MAX_APPENDED)
+            if start + len(appended) < info.message_count:
+                # A follower further behind gets the rest in the next updates (protocol §4).
+                self._pending[session_id] = start + len(appended)
+                self._pending_status.add(session_id)
+                self._schedule(session_id)
+        else:
+            start = None
         params = wire.SessionUpdatedParams(session=info, appended=appended, appended_from=start)
         logger.debug(
             "session/updated %s status=%s appended_from=%s n=%d", session_id, info.status, start, len(appended)
@@ -264,6 +280,7 @@ def on_initialize(ls: ThreadlineServer, params: lsp.InitializeParams) -> None:
 
 @server.feature(lsp.INITIALIZED)
 async def on_initialized(ls: ThreadlineServer, params: lsp.InitializedParams) -> None:
+    ls.start_indexing()
     await ls.start_watching()
 
 
@@ -284,9 +301,10 @@ async def workflow_start(ls: ThreadlineServer, params: Any) -> dict[str, Any]:
 async def session_list(ls: ThreadlineServer, params: Any) -> dict[str, Any]:
     request = wire.parse_params(wire.SessionListParams, params)
     core = ls.require_core()
-    unread = core.unread_transcripts(request.cwd)
-    if len(unread) >= PROGRESS_THRESHOLD:
-        await ls.index_with_progress(unread)
+    if ls.watcher is None:
+        await core.reindex()  # nothing tells this server what changed: look now
+    else:
+        await core.wait_indexed(FIRST_ANSWER_SECONDS)
     return wire.dump(core.list_sessions(request))
 
 
@@ -302,7 +320,15 @@ async def session_messages(ls: ThreadlineServer, params: Any) -> dict[str, Any]:
 @method(wire.SESSION_RESUME)
 async def session_resume(ls: ThreadlineServer, params: Any) -> dict[str, Any]:
     request = wire.parse_params(wire.SessionResumeParams, params)
-    return wire.dump(await ls.require_core().resume(request.session_id, request.prompt, request.fork))
+    result = await ls.require_core().resume(
+        request.session_id,
+        request.prompt,
+        request.fork,
+        permission_mode=getattr(request, "permission_mode", None),
+        allowed_tools=getattr(request, "allowed_tools", None),
+        model=getattr(request, "model", None),
+    )
+    return wire.dump(result)
 
 
 @method(wire.SESSION_GET)

@@ -20,7 +20,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import register_lsp_features
 from pytest_lsp.protocol import LanguageClientProtocol
 
-NOTIFICATIONS = ("session/detected", "session/updated")
+NOTIFICATIONS = ("session/detected", "session/updated", "session/removed")
 OUR_METHODS = (
     "workflow/start",
     "workflow/cancel",

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from threadline.agents.base import AgentCommand, TurnRequest
 from threadline.agents.claude.events import ClaudeTurnMonitor
 from threadline.agents.claude.paths import ClaudePaths, pid_alive
-from threadline.agents.claude.transcript import ClaudeTranscript
+from threadline.agents.claude.records import build_messages
+from threadline.agents.claude.summary import ClaudeSummarizer
+from threadline.jsonl import iter_range
+from threadline.protocol import Message, is_session_id
 
 
 class ClaudeAdapter:
-    """Everything Threadline knows about Claude Code, in one place."""
+    """Everything Threadline knows about Claude Code, in one place (see ``agents/base.py``)."""
 
     id = "claude"
     display_name = "Claude Code"
     command_setting = "agents.claude.command"
     """The initialization option (and VS Code setting ``threadline.claude.command``) that picks the binary."""
+    mints_session_id = True
 
     def __init__(self, config_dir: Path, command: AgentCommand) -> None:
         self.paths = ClaudePaths(config_dir)
+        self.home = config_dir
         self.command = command
 
     # -- disk ---------------------------------------------------------------------------
@@ -31,25 +38,43 @@ class ClaudeAdapter:
     def project_dir(self, cwd: str) -> Path:
         return self.paths.project_dir(cwd)
 
-    def transcript_path(self, cwd: str, session_id: str) -> Path:
+    def transcript_hint(self, cwd: str, session_id: str) -> Path | None:
         return self.paths.transcript(cwd, session_id)
 
     def find_transcript(self, session_id: str) -> Path | None:
         return self.paths.find_transcript(session_id)
 
-    def iter_transcripts(self, cwd: str | None) -> list[Path]:
-        dirs = None if cwd is None else [self.project_dir(cwd)]
-        return self.paths.iter_transcripts(dirs)
+    def iter_transcripts(self) -> Iterator[Path]:
+        return (p for p in self.paths.iter_transcripts(None) if is_session_id(p.stem))
+
+    def project_transcripts(self, cwd: str) -> list[Path]:
+        """The transcripts of one project (one folder: a listing sees new ones at once)."""
+        return [p for p in self.paths.iter_transcripts([self.project_dir(cwd)]) if is_session_id(p.stem)]
 
     def is_transcript(self, path: Path) -> bool:
         """A top-level session file: ``projects/<project>/<uuid>.jsonl``."""
-        return path.suffix == ".jsonl" and path.parent.parent == self.paths.projects
+        return path.suffix == ".jsonl" and path.parent.parent == self.paths.projects and is_session_id(path.stem)
 
-    def is_registry(self, path: Path) -> bool:
+    def is_project_folder(self, path: Path) -> bool:
+        """A folder of transcripts (a new one may hold files written before it was watched)."""
+        return path.parent == self.paths.projects
+
+    def session_id_from_path(self, path: Path) -> str | None:
+        return path.stem if is_session_id(path.stem) else None
+
+    def summarizer(self, path: Path, state: dict[str, Any] | None) -> ClaudeSummarizer:
+        return ClaudeSummarizer(path.stem, state)
+
+    def read_messages(self, path: Path, offsets: Sequence[int], end: int, start: int, limit: int) -> list[Message]:
+        """A page re-read from disk by byte range: only that page's bytes are parsed."""
+        if start >= len(offsets) or limit <= 0:
+            return []
+        stop = start + limit
+        last = offsets[stop] if stop < len(offsets) else end
+        return build_messages(iter_range(str(path), offsets[start], last))[:limit]
+
+    def is_liveness_path(self, path: Path) -> bool:
         return path.parent == self.paths.sessions and path.suffix == ".json"
-
-    def open_transcript(self, path: Path) -> ClaudeTranscript:
-        return ClaudeTranscript(path)
 
     def live_sessions(self) -> dict[str, int]:
         return self.paths.live_sessions()
@@ -73,6 +98,8 @@ class ClaudeAdapter:
             argv += ["--model", turn.model]
         if turn.permission_mode:
             argv += ["--permission-mode", turn.permission_mode]
+        if turn.allowed_tools:
+            argv += ["--allowedTools", ",".join(turn.allowed_tools)]
         return argv
 
     def stdin_bytes(self, turn: TurnRequest) -> bytes:

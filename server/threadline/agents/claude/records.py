@@ -24,6 +24,7 @@ from threadline.protocol import (
     ToolUseBlock,
     Usage,
 )
+from threadline.text import one_line
 
 CONVERSATION_TYPES = frozenset({"user", "assistant", "system"})
 VISIBLE_SYSTEM_SUBTYPES = frozenset({"compact_boundary", "api_error"})
@@ -47,7 +48,7 @@ def usage_from(raw: Any) -> Usage:
     )
 
 
-def _tool_result_text(content: Any) -> str:
+def tool_result_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -86,7 +87,7 @@ def content_blocks(content: Any) -> list[ContentBlock]:
             blocks.append(
                 ToolResultBlock(
                     tool_use_id=str(item.get("tool_use_id", "")),
-                    text=_tool_result_text(item.get("content")),
+                    text=tool_result_text(item.get("content")),
                     is_error=bool(item.get("is_error", False)),
                 )
             )
@@ -245,9 +246,3 @@ def prompt_title(data: dict[str, Any]) -> str | None:
             continue
         return one_line(stripped)
     return None
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    """Collapse whitespace to single spaces and cut to ``limit`` characters."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
