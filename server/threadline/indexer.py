@@ -106,7 +106,8 @@ def index_file(catalog: Catalog, adapter: AgentAdapter, path: str, realpath: Rea
     touched: int | None = 0 if reset else None
     saved_at = tail.offset
 
-    def save() -> bool:
+    def save(complete: bool) -> bool:
+        """Record the progress; an incomplete step records no size, so a rescan goes on."""
         nonlocal expect, first_index, touched, saved_at, reset
         step = summarizer.take_touched()
         if step is not None and (touched is None or step < touched):
@@ -118,7 +119,7 @@ def index_file(catalog: Catalog, adapter: AgentAdapter, path: str, realpath: Rea
             expect=expect,
             reset=reset,
             identity=tail.identity or (0, 0),
-            size=max(tail.size, tail.offset),
+            size=tail.size if complete else -1,
             mtime_ns=tail.mtime_ns,
             parsed_to=tail.offset,
             position=tail.position(),
@@ -139,12 +140,12 @@ def index_file(catalog: Catalog, adapter: AgentAdapter, path: str, realpath: Rea
     started = (expect, reset)
     for record in records:
         summarizer.add(record.data, record.offset)
-        if tail.offset - saved_at >= SAVE_EVERY_BYTES and not save():
+        if tail.offset - saved_at >= SAVE_EVERY_BYTES and not save(complete=False):
             return Outcome("raced", expected=started[0])
     if row is not None and not started[1] and tail.offset == row.parsed_to:
         catalog.touch_file(path, tail.size, tail.mtime_ns)
         return Outcome("touched", expected=started[0])
-    if not save():
+    if not save(complete=True):
         return Outcome("raced", expected=started[0])
     return Outcome("indexed", touched_from=touched, reset=started[1], expected=started[0])
 
