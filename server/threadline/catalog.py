@@ -39,7 +39,9 @@ DB_NAME = "catalog.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
 OFFSETS_PER_BLOCK = 1024
 CHUNK_BITS = 24
-"""A search document's rowid is ``generation << CHUNK_BITS | chunk``."""
+"""A search document's rowid is ``search_gen << CHUNK_BITS | chunk``: a file read again from
+the start gets a new generation, and documents of an old one are simply never matched (a
+contentless FTS5 table cannot delete them)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -56,11 +58,14 @@ CREATE TABLE IF NOT EXISTS files (
   state BLOB,
   gen INTEGER NOT NULL DEFAULT 0,
   chunks INTEGER NOT NULL DEFAULT 0,
+  search_to INTEGER NOT NULL DEFAULT 0,
+  search_gen INTEGER NOT NULL DEFAULT 0,
   project TEXT,
   message_count INTEGER NOT NULL DEFAULT 0,
   updated_at TEXT
 );
 CREATE INDEX IF NOT EXISTS files_session ON files(session_id);
+CREATE INDEX IF NOT EXISTS files_search_behind ON files(id) WHERE search_to < parsed_to;
 CREATE TABLE IF NOT EXISTS offsets (
   file_id INTEGER NOT NULL,
   block INTEGER NOT NULL,
@@ -93,6 +98,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_order ON sessions(updated_at DESC, session_id DESC);
 CREATE INDEX IF NOT EXISTS sessions_project_order ON sessions(project, updated_at DESC, session_id DESC);
+CREATE INDEX IF NOT EXISTS sessions_running ON sessions(base_status) WHERE base_status = 'running';
 """
 
 
@@ -345,6 +351,7 @@ class Catalog:
         first_index: int,
         offsets: Sequence[int],
         texts: Iterable[str],
+        search: bool = True,
     ) -> tuple[int, int] | None:
         """Record what one reader parsed, atomically; None if another process got there first.
 
@@ -353,18 +360,27 @@ class Catalog:
         other writer's work stands and this one is dropped, so two processes indexing one
         tree end with one row per file and no doubled offsets or search text.
         Returns the new (generation, parsed_to).
+
+        The search text goes into the index here when the file's index is in step
+        (``search_to == parsed_to``) and ``search`` is true; a bulk first indexing passes
+        false and leaves it to :meth:`index_search_text`, which is what makes it slow.
         """
-        body = "\n".join(t.casefold() for t in texts if t)
         with self.transaction() as conn:
-            row = conn.execute("SELECT id, gen, parsed_to, chunks FROM files WHERE path = ?", (path,)).fetchone()
+            row = conn.execute(
+                "SELECT id, gen, parsed_to, chunks, search_to, search_gen FROM files WHERE path = ?", (path,)
+            ).fetchone()
             current = None if row is None else (row[1], row[2])
             if current != expect and not (expect is None and row is None):
                 return None
             if row is None or reset:
                 gen = conn.execute("INSERT INTO generations DEFAULT VALUES").lastrowid or 0
-                chunks = 0
+                chunks, search_to, search_gen = 0, 0, gen
             else:
-                gen, chunks = row[1], row[3]
+                gen, chunks, search_to, search_gen = row[1], row[3], row[4], row[5]
+            in_step = search and search_to == (0 if row is None or reset else row[2])
+            body = "\n".join(t.casefold() for t in texts if t) if in_step else ""
+            if in_step:
+                search_to = parsed_to
             values = (
                 agent,
                 summary.session_id,
@@ -377,6 +393,8 @@ class Catalog:
                 orjson.dumps(state),
                 gen,
                 chunks + (1 if body else 0),
+                search_to,
+                search_gen,
                 project,
                 summary.message_count,
                 summary.updated_at,
@@ -384,8 +402,8 @@ class Catalog:
             if row is None:
                 file_id = conn.execute(
                     "INSERT INTO files (agent, session_id, dev, ino, size, mtime_ns, parsed_to, position, state,"
-                    " gen, chunks, project, message_count, updated_at, path)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " gen, chunks, search_to, search_gen, project, message_count, updated_at, path)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*values, path),
                 ).lastrowid
                 assert file_id is not None
@@ -393,7 +411,8 @@ class Catalog:
                 file_id = row[0]
                 conn.execute(
                     "UPDATE files SET agent = ?, session_id = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?,"
-                    " parsed_to = ?, position = ?, state = ?, gen = ?, chunks = ?, project = ?,"
+                    " parsed_to = ?, position = ?, state = ?, gen = ?, chunks = ?, search_to = ?, search_gen = ?,"
+                    " project = ?,"
                     " message_count = ?, updated_at = ? WHERE id = ?",
                     (*values, file_id),
                 )
@@ -401,7 +420,9 @@ class Catalog:
                     conn.execute("DELETE FROM offsets WHERE file_id = ?", (file_id,))
             self._write_offsets(conn, file_id, first_index, offsets, summary.message_count)
             if body:
-                conn.execute("INSERT INTO search (rowid, body) VALUES (?, ?)", ((gen << CHUNK_BITS) | chunks, body))
+                conn.execute(
+                    "INSERT INTO search (rowid, body) VALUES (?, ?)", ((search_gen << CHUNK_BITS) | chunks, body)
+                )
             if summary.session_id:
                 self._sync_session(conn, summary.session_id)
         return gen, parsed_to
@@ -618,8 +639,33 @@ class Catalog:
             yield _session_row(row)
 
     # -- search -------------------------------------------------------------------------------
+    def search_backlog(self) -> list[tuple[int, str, str]]:
+        """(file id, agent, path) of files whose search text lags what was parsed, newest first."""
+        rows = self.conn.execute(
+            "SELECT id, agent, path FROM files WHERE search_to < parsed_to ORDER BY updated_at DESC"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def replace_search_text(self, file_id: int, parsed_to: int, bodies: Iterable[str]) -> bool:
+        """Index a whole file's search text under a new generation, if the file is still as
+        it was read (``parsed_to``); False when it moved on meanwhile (it is read again later)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT parsed_to FROM files WHERE id = ?", (file_id,)).fetchone()
+            if row is None or row[0] != parsed_to:
+                return False
+            gen = conn.execute("INSERT INTO generations DEFAULT VALUES").lastrowid or 0
+            chunks = 0
+            for body in bodies:
+                conn.execute("INSERT INTO search (rowid, body) VALUES (?, ?)", ((gen << CHUNK_BITS) | chunks, body))
+                chunks += 1
+            conn.execute(
+                "UPDATE files SET search_gen = ?, chunks = ?, search_to = ? WHERE id = ?",
+                (gen, chunks, parsed_to, file_id),
+            )
+        return True
+
     def search_generations(self, needle: str) -> set[int] | None:
-        """Generations whose text may contain ``needle`` (casefolded); None: no index can tell.
+        """Search generations whose text may contain ``needle`` (casefolded); None: no index can tell.
 
         The trigram index is a superset filter: every text that contains the needle holds
         all of its trigrams, so no true match is ever lost; the read side checks each

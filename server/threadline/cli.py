@@ -223,6 +223,7 @@ async def _with_core(args: argparse.Namespace, printer: Printer | None = None) -
     events = printer or Printer(ref, sys.stdout, json_lines=False)
     events._core = ref
     core = SessionManager(options, events)
+    core.search_backlog = False  # a short-lived process: a query scans what is not indexed
     ref.append(core)
     await core.index_history()
     return core

@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import stat as stat_module
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from threadline.agents.base import AgentAdapter
 from threadline.catalog import Catalog
@@ -32,6 +33,7 @@ SAVE_EVERY_BYTES = 8 * 1024 * 1024
 PARALLEL_BYTES = 48 * 1024 * 1024
 """Below this much to read, worker processes cost more than they save."""
 BATCH_FILES = 32
+SEARCH_DOCUMENT_CHARS = 1 << 20
 
 
 @dataclass(slots=True)
@@ -82,8 +84,11 @@ def signature(path: str) -> tuple[int, int, int, int] | None:
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
-def index_file(catalog: Catalog, adapter: AgentAdapter, path: str, realpath: Realpaths) -> Outcome:
-    """Bring one file's catalog row up to date (see the module docstring)."""
+def index_file(catalog: Catalog, adapter: AgentAdapter, path: str, realpath: Realpaths, search: bool = True) -> Outcome:
+    """Bring one file's catalog row up to date (see the module docstring).
+
+    ``search`` false leaves the search text to :func:`index_search_text` (a bulk first indexing:
+    the trigram index costs several times the parsing)."""
     row = catalog.file(path)
     tail = JsonlTail(path)
     state = None
@@ -129,6 +134,7 @@ def index_file(catalog: Catalog, adapter: AgentAdapter, path: str, realpath: Rea
             first_index=first_index,
             offsets=summarizer.offsets,
             texts=summarizer.take_search_text(),
+            search=search,
         )
         if result is None:
             return False
@@ -168,18 +174,67 @@ def scan(catalog: Catalog, adapters: Iterable[AgentAdapter]) -> tuple[list[Work]
     return work, gone
 
 
-def _index_batch(cache_dir: str, agents: dict[str, tuple[str, str]], batch: list[tuple[str, str]]) -> int:
-    """Worker process: index a batch of files into the shared catalog (returns how many)."""
+def search_bodies(adapter: AgentAdapter, path: str, end: int) -> Iterator[str]:
+    """A file's search text up to byte ``end``, casefolded, in documents of about 1 MiB."""
+    summarizer = adapter.summarizer(Path(path), None)
+    opened = JsonlTail(path).open_new()
+    if opened is None:
+        return
+    records, _ = opened
+    pending: list[str] = []
+    size = 0
+    for record in records:
+        if record.offset >= end:
+            break
+        summarizer.add(record.data, record.offset)
+        for text in summarizer.take_search_text():
+            if text:
+                pending.append(text.casefold())
+                size += len(text)
+        if size >= SEARCH_DOCUMENT_CHARS:
+            yield "\n".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield "\n".join(pending)
+
+
+def index_search_text(catalog: Catalog, adapters: dict[str, AgentAdapter], file_id: int, agent: str, path: str) -> bool:
+    """Index one lagging file's search text (see :meth:`Catalog.replace_search_text`)."""
+    row = catalog.file_by_id(file_id)
+    adapter = adapters.get(agent)
+    if row is None or adapter is None or row.path != path:
+        return False
+    return catalog.replace_search_text(file_id, row.parsed_to, search_bodies(adapter, path, row.parsed_to))
+
+
+def _worker_state(cache_dir: str, agents: dict[str, str]) -> tuple[Catalog, dict[str, AgentAdapter]]:
     from threadline.agents.registry import make_adapter
 
     catalog = Catalog(Path(cache_dir))
-    adapters = {agent_id: make_adapter(agent_id, Path(home)) for agent_id, (home, _) in agents.items()}
+    return catalog, {agent_id: make_adapter(agent_id, Path(home)) for agent_id, home in agents.items()}
+
+
+def _index_batch(cache_dir: str, agents: dict[str, str], batch: list[tuple[str, str]]) -> int:
+    """Worker process: index a batch of files into the shared catalog (returns how many)."""
+    catalog, adapters = _worker_state(cache_dir, agents)
     realpath = Realpaths()
     for agent_id, path in batch:
         try:
-            index_file(catalog, adapters[agent_id], path, realpath)
+            index_file(catalog, adapters[agent_id], path, realpath, search=False)
         except Exception:
             logger.exception("indexing %s failed", path)
+    catalog.close()
+    return len(batch)
+
+
+def _search_batch(cache_dir: str, agents: dict[str, str], batch: list[tuple[int, str, str]]) -> int:
+    """Worker process: index the search text of a batch of files."""
+    catalog, adapters = _worker_state(cache_dir, agents)
+    for file_id, agent_id, path in batch:
+        try:
+            index_search_text(catalog, adapters, file_id, agent_id, path)
+        except Exception:
+            logger.exception("indexing the text of %s failed", path)
     catalog.close()
     return len(batch)
 
@@ -191,7 +246,11 @@ def index_all(
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
 ) -> None:
-    """Read every file of ``work`` into the catalog, in worker processes when it pays."""
+    """Read every file of ``work`` into the catalog, in worker processes when it pays.
+
+    Small work (a restart, a CLI call) indexes search text as it goes; a bulk first
+    indexing leaves it to :func:`index_search_backlog`, so that lists are complete sooner.
+    """
     total = len(work)
     if not total:
         return
@@ -201,17 +260,48 @@ def index_all(
         realpath = Realpaths()
         for done, item in enumerate(work, 1):
             try:
-                index_file(catalog, adapters[item.agent], item.path, realpath)
+                index_file(catalog, adapters[item.agent], item.path, realpath, search=size < PARALLEL_BYTES)
             except Exception:
                 logger.exception("indexing %s failed", item.path)
             if progress is not None and (done % BATCH_FILES == 0 or done == total):
                 progress(done, total)
         return
-    agents = {a.id: (str(a.home), a.id) for a in adapters.values()}
     batches = [[(w.agent, w.path) for w in work[start : start + BATCH_FILES]] for start in range(0, total, BATCH_FILES)]
+    _in_workers(catalog, adapters, _index_batch, batches, cores, progress, total)
+
+
+def index_search_backlog(catalog: Catalog, adapters: dict[str, AgentAdapter], workers: int | None = None) -> int:
+    """Index the search text a bulk indexing left out, newest files first; returns how many."""
+    backlog = catalog.search_backlog()
+    if not backlog:
+        return 0
+    cores = workers if workers is not None else min(2, os.cpu_count() or 1)
+    if len(backlog) < BATCH_FILES or cores < 2:
+        for file_id, agent, path in backlog:
+            try:
+                index_search_text(catalog, adapters, file_id, agent, path)
+            except Exception:
+                logger.exception("indexing the text of %s failed", path)
+        return len(backlog)
+    batches = [backlog[start : start + BATCH_FILES] for start in range(0, len(backlog), BATCH_FILES)]
+    _in_workers(catalog, adapters, _search_batch, batches, cores, None, len(backlog))
+    return len(backlog)
+
+
+def _in_workers(
+    catalog: Catalog,
+    adapters: dict[str, AgentAdapter],
+    task: Callable[[str, dict[str, str], Any], int],
+    batches: list[Any],
+    cores: int,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> None:
+    """Run batches in ``cores`` worker processes (spawned: the server has threads)."""
+    agents = {a.id: str(a.home) for a in adapters.values()}
     done = 0
     with ProcessPoolExecutor(max_workers=cores, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_index_batch, str(catalog.cache_dir), agents, batch) for batch in batches]
+        futures = [pool.submit(task, str(catalog.cache_dir), agents, batch) for batch in batches]
         for future in as_completed(futures):
             try:
                 done += future.result()

@@ -158,8 +158,8 @@ class SessionReader:
         condition = None
         if generations is not None:
             condition = (
-                "(casefold_contains(s.title, ?) OR s.file_id IN"
-                " (SELECT id FROM files WHERE gen IN (SELECT value FROM json_each(?))))",
+                "(casefold_contains(s.title, ?) OR s.file_id IN (SELECT id FROM files"
+                " WHERE search_gen IN (SELECT value FROM json_each(?)) OR search_to < parsed_to))",
                 [needle, orjson.dumps(sorted(generations)).decode()],
             )
         found = 0

@@ -30,7 +30,16 @@ from threadline.agents.registry import build_adapters
 from threadline.catalog import Catalog, status_of_ending
 from threadline.config import Options
 from threadline.errors import InvalidParams, SessionNotFound
-from threadline.indexer import Outcome, Realpaths, Work, index_all, index_file, scan, signature
+from threadline.indexer import (
+    Outcome,
+    Realpaths,
+    Work,
+    index_all,
+    index_file,
+    index_search_backlog,
+    scan,
+    signature,
+)
 from threadline.procs import pid_alive
 from threadline.protocol import (
     Message,
@@ -97,6 +106,8 @@ class SessionManager:
         self._foreign: dict[str, int] = {}
         self._index_task: asyncio.Future[None] | None = None
         self.indexed = asyncio.Event()
+        self.search_backlog = True
+        """Index search text a bulk first indexing left out, after it (a server; not the CLI)."""
 
     # -- projects -------------------------------------------------------------------------------
     def watch_project(self, cwd: str) -> str:
@@ -266,6 +277,10 @@ class SessionManager:
             await self.reindex(progress)
         finally:
             self.indexed.set()
+        if self.search_backlog:
+            # Lists are complete now; searches stay exact meanwhile (unindexed files are scanned).
+            done = await asyncio.to_thread(index_search_backlog, self.catalog, self.adapters)
+            logger.info("indexed the search text of %d transcripts", done)
 
     async def reindex(self, progress: Progress | None = None) -> None:
         work, gone = await asyncio.to_thread(self.plan_index)

@@ -354,16 +354,28 @@ def scan_all(home: Path, query: str) -> set[str]:
     return found
 
 
+@pytest.mark.parametrize("text_index", ["as-it-goes", "left-for-later", "caught-up"])
 @pytest.mark.parametrize(
     "query", ["alpha", "ALPHA", "bet", "a b", "débogage", "strasse", "naïve", "x", "ǆ", "command", "nothing-here"]
 )
-def test_query_finds_exactly_what_a_full_scan_finds(tmp_path: Path, query: str) -> None:
+def test_query_finds_exactly_what_a_full_scan_finds(
+    tmp_path: Path, query: str, text_index: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from threadline.protocol import SessionListParams
     from threadline.reading import SessionReader
 
     home = generated(tmp_path, 120)
     catalog = Catalog(tmp_path / "cache")
-    adapter = index(catalog, home)
+    if text_index != "as-it-goes":
+        monkeypatch.setattr(indexer, "PARALLEL_BYTES", 0)  # a bulk indexing: no search text yet
+    adapter = ClaudeAdapter(home, AgentCommand(["claude"]))
+    work, _ = scan(catalog, [adapter])
+    index_all(catalog, {"claude": adapter}, work, workers=1)
+    backlog = len(catalog.search_backlog())
+    assert backlog == (0 if text_index == "as-it-goes" else 120)
+    if text_index == "caught-up":
+        assert indexer.index_search_backlog(catalog, {"claude": adapter}, workers=1) == 120
+        assert catalog.search_backlog() == []
     reader = SessionReader(catalog, {"claude": adapter}, dict, lambda project: None, lambda sid: None)
     found: list[str] = []
     cursor = None
