@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from threadline.agents.base import Summary
+from threadline.protocol import DEFAULT_AGENT
 
 logger = logging.getLogger(__name__)
 
@@ -559,7 +560,7 @@ class Catalog:
         created = [v for v in (summary.created_at, (workflow or {}).get("createdAt")) if v]
         updated = [v for v in (summary.updated_at, (workflow or {}).get("updatedAt")) if v]
         project = (files[2] if files else None) or (wf_row[1] if wf_row else None) or ""
-        agent = (workflow or {}).get("agent") or (files[1] if files else "claude")
+        agent = (workflow or {}).get("agent") or (files[1] if files else DEFAULT_AGENT)
         conn.execute(
             "INSERT OR REPLACE INTO sessions (session_id, agent, project, file_id, workflow, title, base_status,"
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -44,6 +44,11 @@ REQUEST_METHODS = (
     SESSION_UNFOLLOW,
 )
 
+DEFAULT_AGENT = "claude"
+"""The agent of a request that names none (protocol §3)."""
+AGENTS = ("claude", "codex", "gemini")
+"""Every agent id the protocol knows."""
+
 Status = Literal["running", "waiting_for_input", "completed", "failed", "cancelled", "interrupted"]
 STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
 Source = Literal["workflow", "external"]
@@ -53,12 +58,12 @@ _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 
 
 def is_session_id(value: str) -> bool:
-    """A well-formed Claude Code session id: a canonical UUID (so never a path)."""
+    """A well-formed session id: a canonical UUID, as every agent's is (so never a path)."""
     return bool(_UUID_RE.fullmatch(value))
 
 
 def new_session_id() -> str:
-    """Mint a fresh session id (UUID4, the form Claude Code's ``--session-id`` accepts)."""
+    """Mint a fresh session id (a UUID4, the form the agents' ``--session-id`` accept)."""
     return str(uuid.uuid4())
 
 
@@ -135,7 +140,7 @@ class SessionInfo(WireModel):
     """Everything a client shows about one session."""
 
     session_id: str
-    agent: str = "claude"
+    agent: str = DEFAULT_AGENT
     cwd: str
     title: str = "(untitled)"
     status: Status = "completed"
@@ -177,7 +182,7 @@ def _session_id(value: str) -> str:
 class WorkflowStartParams(WireModel):
     cwd: str
     prompt: str
-    agent: str = "claude"
+    agent: str = DEFAULT_AGENT
     skill: str | None = None
     model: str | None = None
     permission_mode: str | None = None
@@ -202,6 +207,14 @@ class SessionListParams(WireModel):
     query: str | None = None
     status: list[Status] | None = None
     agent: list[str] | None = None
+
+    @field_validator("agent")
+    @classmethod
+    def _agents(cls, value: list[str] | None) -> list[str] | None:
+        for agent in value or []:
+            if agent not in AGENTS:
+                raise ValueError(f"must list agent ids ({', '.join(AGENTS)}), not {agent!r}")
+        return value
 
     @field_validator("cwd")
     @classmethod

@@ -62,7 +62,8 @@ class ThreadlineProtocol(LanguageServerProtocol):
     def lsp_initialize(self, params: lsp.InitializeParams) -> Generator[Any, Any, lsp.InitializeResult]:
         """Add ``capabilities.experimental.threadline`` to pygls' computed result."""
         result: lsp.InitializeResult = yield from super().lsp_initialize(params)
-        agents = sorted(self._server.core.adapters) if self._server.core else ["claude"]  # type: ignore[attr-defined]
+        core = self._server.core  # type: ignore[attr-defined]
+        agents = core.runnable_agents() if core else []
         result.capabilities.experimental = {
             "threadline": {"protocolVersion": wire.PROTOCOL_VERSION, "agents": agents},
         }

@@ -29,7 +29,7 @@ from threadline.agents.base import AgentAdapter, AgentCommand, TurnOutcome
 from threadline.agents.registry import build_adapters
 from threadline.catalog import Catalog, status_of_ending
 from threadline.config import Options
-from threadline.errors import InvalidParams, SessionNotFound
+from threadline.errors import AgentUnavailable, InvalidParams, SessionNotFound
 from threadline.indexer import (
     Outcome,
     Realpaths,
@@ -42,6 +42,7 @@ from threadline.indexer import (
 )
 from threadline.procs import pid_alive
 from threadline.protocol import (
+    DEFAULT_AGENT,
     Message,
     SessionInfo,
     SessionListParams,
@@ -157,6 +158,17 @@ class SessionManager:
             return store.active_session_id() if store.root.is_dir() else None
         except OSError:
             return None
+
+    def runnable_agents(self) -> list[str]:
+        """The agents whose command is found (``capabilities.experimental.threadline.agents``)."""
+        found = []
+        for agent_id, adapter in sorted(self.adapters.items()):
+            try:
+                self.writer.check_command(adapter)
+            except AgentUnavailable:
+                continue
+            found.append(agent_id)
+        return found
 
     def watch_roots(self) -> list[Path]:
         return [root for adapter in self.adapters.values() for root in adapter.watch_roots()]
@@ -449,7 +461,7 @@ class SessionManager:
         """A transcript the catalog does not have yet: where the store says, else ask each agent."""
         workflow = self.catalog.workflow(session_id)
         if workflow is not None:
-            adapter = self.adapters.get(str(workflow.get("agent", "claude")))
+            adapter = self.adapters.get(str(workflow.get("agent", DEFAULT_AGENT)))
             hint = adapter.transcript_hint(str(workflow.get("cwd", "")), session_id) if adapter else None
             if hint is not None and hint.exists():
                 return hint

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from threadline.errors import StoreError
-from threadline.protocol import Status, is_session_id
+from threadline.protocol import DEFAULT_AGENT, Status, is_session_id
 
 __all__ = [
     "STORE_DIR",
@@ -107,7 +107,7 @@ class WorkflowMetadata(_StoreModel):
 
     version: int = STORE_VERSION
     session_id: str
-    agent: str = "claude"
+    agent: str = DEFAULT_AGENT
     cwd: str
     skill: str | None = None
     title: str = "(untitled)"
