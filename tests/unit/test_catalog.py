@@ -278,7 +278,7 @@ def test_a_kill_in_the_middle_of_indexing_then_a_restart(tmp_path: Path) -> None
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     half = catalog.conn.execute("SELECT count(*) FROM files").fetchone()[0]
-    assert 0 < half
+    assert half > 0
     index(catalog, home)
     adapter = ClaudeAdapter(home, AgentCommand(["claude"]))
     rows = catalog.conn.execute("SELECT session_id, count(*) FROM files GROUP BY session_id").fetchall()
