@@ -1,0 +1,116 @@
+"""Never two writers, no lost turn: concurrent and alternating resumes on one and several servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from pygls.exceptions import JsonRpcException
+
+from tests.e2e.conftest import options_for
+from tests.e2e.harness import ThreadlineClient, start_client, stop_client
+
+ROUNDS = 20
+
+
+def metadata_of(project: Path, session_id: str) -> dict[str, Any]:
+    return json.loads((project / ".threadline" / "workflows" / session_id / "metadata.json").read_text())
+
+
+async def settled(client: ThreadlineClient, session_id: str, start: int) -> dict[str, Any]:
+    update = await client.wait_for(
+        "session/updated",
+        lambda p: p["session"]["sessionId"] == session_id and p["session"]["status"] != "running",
+        start=start,
+        timeout=30,
+    )
+    return update["session"]
+
+
+async def attempt(client: ThreadlineClient, session_id: str, prompt: str) -> dict[str, Any] | JsonRpcException:
+    try:
+        return await client.request("session/resume", {"sessionId": session_id, "prompt": prompt})
+    except JsonRpcException as exc:
+        return exc
+
+
+async def race(
+    clients: list[ThreadlineClient], session_id: str, round_no: int
+) -> tuple[list[dict[str, Any]], list[JsonRpcException]]:
+    marks = [len(c.received) for c in clients]
+    results = await asyncio.gather(
+        *(attempt(c, session_id, f"round {round_no} from client {n}") for n, c in enumerate(clients))
+    )
+    accepted = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, JsonRpcException)]
+    winner = next(n for n, r in enumerate(results) if isinstance(r, dict))
+    await settled(clients[winner], session_id, marks[winner])
+    return accepted, refused
+
+
+async def start_settled(client: ThreadlineClient, project: Path) -> str:
+    mark = len(client.received)
+    started = await client.request("workflow/start", {"cwd": str(project), "prompt": "first"})
+    await settled(client, started["sessionId"], mark)
+    return str(started["sessionId"])
+
+
+async def test_concurrent_resumes_on_one_server_start_exactly_one(
+    project: Path, claude_home: Path, fake_claude: list[str]
+) -> None:
+    client = await start_client([project], options_for(claude_home, fake_claude))
+    try:
+        session_id = await start_settled(client, project)
+        for round_no in range(ROUNDS):
+            accepted, refused = await race([client, client, client], session_id, round_no)
+            assert len(accepted) == 1, round_no
+            assert [r.code for r in refused] == [-32002, -32002]
+            assert all(r.data["sessionId"] == session_id and isinstance(r.data["pid"], int) for r in refused)
+        turns = metadata_of(project, session_id)["turns"]
+        assert len(turns) == 1 + ROUNDS and all(t["status"] == "completed" for t in turns)
+    finally:
+        await stop_client(client)
+
+
+async def test_concurrent_resumes_on_several_servers_start_exactly_one(
+    project: Path, claude_home: Path, fake_claude: list[str]
+) -> None:
+    clients = [await start_client([project], options_for(claude_home, fake_claude)) for _ in range(3)]
+    try:
+        session_id = await start_settled(clients[0], project)
+        for round_no in range(ROUNDS):
+            accepted, refused = await race(clients, session_id, round_no)
+            assert len(accepted) == 1, round_no
+            assert [r.code for r in refused] == [-32002, -32002], round_no
+        turns = metadata_of(project, session_id)["turns"]
+        assert len(turns) == 1 + ROUNDS and all(t["status"] == "completed" for t in turns)
+        prompts = [t["prompt"] for t in turns[1:]]
+        assert [p.split(" from ")[0] for p in prompts] == [f"round {n}" for n in range(ROUNDS)]
+    finally:
+        for client in clients:
+            await stop_client(client)
+
+
+async def test_alternating_resumes_on_two_servers_keep_every_turn(
+    project: Path, claude_home: Path, fake_claude: list[str]
+) -> None:
+    first = await start_client([project], options_for(claude_home, fake_claude))
+    second = await start_client([project], options_for(claude_home, fake_claude))
+    try:
+        session_id = await start_settled(first, project)
+        for turn in range(10):
+            client = (second, first)[turn % 2]
+            mark = len(client.received)
+            await client.request("session/resume", {"sessionId": session_id, "prompt": f"turn {turn}"})
+            await settled(client, session_id, mark)
+        turns = metadata_of(project, session_id)["turns"]
+        assert [t["prompt"] for t in turns] == ["first", *(f"turn {n}" for n in range(10))]
+        assert all(t["status"] == "completed" and t["endedAt"] for t in turns)
+        for client in (first, second):
+            got = await client.request("session/get", {"sessionId": session_id})
+            assert got["session"]["status"] == "completed" and got["session"]["source"] == "workflow"
+    finally:
+        await stop_client(first)
+        await stop_client(second)
