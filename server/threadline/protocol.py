@@ -292,10 +292,15 @@ class SessionDetectedParams(WireModel):
     session: SessionInfo
 
 
+class StreamingText(WireModel):
+    text: str
+
+
 class SessionUpdatedParams(WireModel):
     session: SessionInfo
     appended: list[Message] = Field(default_factory=list)
     appended_from: int | None = None
+    streaming: StreamingText | None = None
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -220,7 +220,11 @@ class ThreadlineServer(LanguageServer):
                 self._schedule(session_id)
         else:
             start = None
-        params = wire.SessionUpdatedParams(session=info, appended=appended, appended_from=start)
+        streaming = None
+        if session_id in self.following:
+            text = core.streaming_text(session_id)
+            streaming = wire.StreamingText(text=text) if text is not None else None
+        params = wire.SessionUpdatedParams(session=info, appended=appended, appended_from=start, streaming=streaming)
         logger.debug(
             "session/updated %s status=%s appended_from=%s n=%d", session_id, info.status, start, len(appended)
         )

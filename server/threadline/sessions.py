@@ -96,7 +96,14 @@ class SessionManager:
         )
         self.catalog = Catalog(options.cache_dir)
         self.stores = Stores(self.catalog)
-        self.writer = TurnWriter(self.catalog, self.adapters, self.stores, self._turn_started, self._turn_ended)
+        self.writer = TurnWriter(
+            self.catalog,
+            self.adapters,
+            self.stores,
+            self._turn_started,
+            self._turn_ended,
+            lambda session_id: self.events.session_changed(session_id, None),
+        )
         self.reader = SessionReader(self.catalog, self.adapters, self.live, self._active_of, self.refresh_session)
         self.realpath = Realpaths()
         self.watched: set[str] = set()
@@ -519,6 +526,10 @@ class SessionManager:
             offset = max(0, total - limit)
         messages, total = self.reader.messages(session_id, offset, limit)
         return SessionMessagesResult(session_id=session_id, messages=messages, offset=offset, total=total)
+
+    def streaming_text(self, session_id: str) -> str | None:
+        """The reply a running turn of this process is writing, not in the transcript yet."""
+        return self.writer.streaming_text(session_id)
 
     def messages_from(self, session_id: str, start: int, limit: int = MAX_APPENDED) -> list[Message]:
         """Messages from index ``start`` on, at most ``limit`` (for ``session/updated``)."""

@@ -79,6 +79,7 @@ class TurnWriter:
         stores: Stores,
         on_started: Callable[[str, bool], None],
         on_ended: Callable[[str], None],
+        on_streaming: Callable[[str], None] = lambda session_id: None,
     ) -> None:
         self.catalog = catalog
         self.adapters = adapters
@@ -86,6 +87,7 @@ class TurnWriter:
         self.turns: dict[str, Turn] = {}
         self._on_started = on_started
         self._on_ended = on_ended
+        self._on_streaming = on_streaming
         self._background: set[asyncio.Future[None]] = set()
 
     @property
@@ -281,7 +283,10 @@ class TurnWriter:
             claim.release()
             raise
         self.stores.mirror(fresh.cwd, meta)
-        run = AgentRun(turn.session_id, adapter.new_monitor(), on_event=lambda: None, on_exit=self._run_exited)
+        session_id = turn.session_id
+        run = AgentRun(
+            session_id, adapter.new_monitor(), on_event=lambda: self._on_streaming(session_id), on_exit=self._run_exited
+        )
         self.turns[turn.session_id] = Turn(run, claim, fresh.cwd, carried)
         spec = SpawnSpec(
             argv=adapter.argv(turn),
@@ -378,6 +383,13 @@ class TurnWriter:
     def _transcript_path(self, session_id: str) -> str | None:
         files = self.catalog.files_of(session_id)
         return files[0].path if files else None
+
+    def streaming_text(self, session_id: str) -> str | None:
+        """What the agent of a running turn of ours has written so far and not yet saved."""
+        turn = self.turns.get(session_id)
+        if turn is None or turn.run.done.is_set():
+            return None
+        return getattr(turn.run.monitor, "streaming_text", None)
 
     async def cancel(self, session_id: str) -> bool:
         """Stop a turn this process runs (SIGINT, SIGTERM, SIGKILL); False if it runs none."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -297,3 +298,27 @@ async def test_external_session_is_detected_and_running_while_its_process_lives(
         assert done["status"] == "completed" and done["source"] == "external"
     finally:
         process.wait(timeout=30)
+
+
+async def test_a_followed_turn_streams_its_reply_before_it_is_saved(
+    threadline: ThreadlineClient, project: Path
+) -> None:
+    started = await threadline.request("workflow/start", {"cwd": str(project), "prompt": "tell me [[slow:3]]"})
+    session_id = started["sessionId"]
+    await threadline.request("session/messages", {"sessionId": session_id, "follow": True})
+
+    def streaming(params: dict) -> bool:
+        return params["session"]["sessionId"] == session_id and bool((params.get("streaming") or {}).get("text"))
+
+    first = await threadline.wait_for("session/updated", streaming)
+    assert first["session"]["status"] == "running"
+    texts = [first["streaming"]["text"]]
+    done = await finished(threadline, session_id)
+    updates = threadline.notifications("session/updated", session_id)
+    texts += [u["streaming"]["text"] for u in updates if u.get("streaming")]
+    assert len(set(texts)) > 1, "the reply should grow over several updates"
+    assert all(b.startswith(a) for a, b in itertools.pairwise(texts))  # it only grows
+    reply = [m for u in updates for m in u["appended"] if m["role"] == "assistant"][-1]
+    final_text = "".join(b["text"] for b in reply["content"] if b["type"] == "text")
+    assert final_text.startswith(texts[-1]) and done["status"] == "completed"
+    assert updates[-1]["streaming"] is None  # the final Message replaced it

@@ -117,6 +117,10 @@ class TurnOutcome:
 class TurnMonitor(Protocol):
     """Reads one running turn's stdout, line by line."""
 
+    streaming_text: str | None
+    """The assistant text generated so far that is not in the transcript yet, if the agent
+    streams it; None when there is none."""
+
     def feed(self, line: bytes) -> bool:
         """Take one stdout line; True when it changes what a client should see."""
 

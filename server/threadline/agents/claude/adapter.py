@@ -93,7 +93,7 @@ class ClaudeAdapter:
             argv += ["--resume", turn.session_id]
         else:
             argv += ["--session-id", turn.session_id]
-        argv += ["--output-format", "stream-json", "--verbose"]
+        argv += ["--output-format", "stream-json", "--verbose", "--include-partial-messages"]
         if turn.model:
             argv += ["--model", turn.model]
         if turn.permission_mode:

@@ -22,6 +22,9 @@ class ClaudeTurnMonitor:
         self.init: dict[str, Any] | None = None
         self.asked_user = False
         self.last_api_error: str | None = None
+        self.streaming_text: str | None = None
+        """The assistant text generated so far that is not in the transcript yet
+        (``--include-partial-messages``); None between messages."""
 
     def feed(self, line: bytes) -> bool:
         try:
@@ -36,6 +39,9 @@ class ClaudeTurnMonitor:
         elif kind == "system" and subtype == "api_retry":
             self.last_api_error = f"API error {event.get('error_status')}: {event.get('error')}"
         elif kind == "assistant":
+            # The whole block is in the transcript now: what streamed of it is no longer news.
+            changed = self.streaming_text is not None
+            self.streaming_text = None
             message = event.get("message")
             content = message.get("content") if isinstance(message, dict) else None
             if isinstance(content, list) and any(
@@ -43,8 +49,27 @@ class ClaudeTurnMonitor:
                 for b in content
             ):
                 self.asked_user = True
+            return changed
+        elif kind == "stream_event":
+            return self._partial(event.get("event"))
         elif kind == "result":
             self.result = event
+            self.streaming_text = None
+            return True
+        return False
+
+    def _partial(self, event: Any) -> bool:
+        """A partial-message event: grow the streaming text, or drop it once the message is whole."""
+        if not isinstance(event, dict):
+            return False
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            delta = event.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
+                self.streaming_text = (self.streaming_text or "") + delta["text"]
+                return True
+        elif kind in ("message_start", "message_stop") and self.streaming_text is not None:
+            self.streaming_text = None
             return True
         return False
 
