@@ -302,7 +302,15 @@ async def session_messages(ls: ThreadlineServer, params: Any) -> dict[str, Any]:
 @method(wire.SESSION_RESUME)
 async def session_resume(ls: ThreadlineServer, params: Any) -> dict[str, Any]:
     request = wire.parse_params(wire.SessionResumeParams, params)
-    return wire.dump(await ls.require_core().resume(request.session_id, request.prompt, request.fork))
+    result = await ls.require_core().resume(
+        request.session_id,
+        request.prompt,
+        request.fork,
+        permission_mode=request.permission_mode,
+        allowed_tools=request.allowed_tools,
+        model=request.model,
+    )
+    return wire.dump(result)
 
 
 @method(wire.SESSION_GET)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -507,11 +508,25 @@ class SessionManager:
             model=params.model,
             permission_mode=params.permission_mode,
         )
+        self.claude.check_turn(turn)
         await self._launch(turn, meta, new_entry=True)
         return StartResult(session_id=session_id, session=self.info(session_id))
 
-    async def resume(self, session_id: str, prompt: str, fork: bool) -> StartResult:
-        """Continue any session under its own id (or a new one with ``fork``)."""
+    async def resume(
+        self,
+        session_id: str,
+        prompt: str,
+        fork: bool,
+        permission_mode: str | None = None,
+        allowed_tools: list[str] | None = None,
+        model: str | None = None,
+    ) -> StartResult:
+        """Continue any session under its own id (or a new one with ``fork``); the permission
+        mode, tool rules and model apply to this turn only."""
+        options = TurnRequest(
+            session_id, "", prompt, model=model, permission_mode=permission_mode, allowed_tools=allowed_tools
+        )
+        self.claude.check_turn(options)
         transcript = self._transcript(session_id)
         workflow = self._workflows.get(session_id)
         if transcript is None and workflow is None:
@@ -542,7 +557,7 @@ class SessionManager:
                 parent_session_id=session_id,
                 turns=[turn_record],
             )
-            turn = TurnRequest(session_id=new_id, cwd=real, prompt=prompt, fork_from=session_id)
+            turn = dataclasses.replace(options, session_id=new_id, cwd=real, fork_from=session_id)
             self._carry_cost(new_id, transcript)
             await self._launch(turn, meta, new_entry=True)
             return StartResult(session_id=new_id, session=self.info(new_id))
@@ -566,7 +581,7 @@ class SessionManager:
             meta.status, meta.updated_at, meta.last_error = "running", now, None
             meta.turns.append(turn_record)
             new_entry = False
-        turn = TurnRequest(session_id=session_id, cwd=real, prompt=prompt, resume=True)
+        turn = dataclasses.replace(options, cwd=real, resume=True)
         self._carry_cost(session_id, transcript)
         await self._launch(turn, meta, new_entry=new_entry)
         return StartResult(session_id=session_id, session=self.info(session_id))

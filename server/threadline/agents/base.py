@@ -24,6 +24,8 @@ class TurnRequest:
     skill: str | None = None
     model: str | None = None
     permission_mode: str | None = None
+    allowed_tools: list[str] | None = None
+    """Tool rules granted for this turn only (``Bash(touch:*)``), on top of the agent's own settings."""
     resume: bool = False
     fork_from: str | None = None
     """With a fork: the id of the session the new one (``session_id``) continues."""
