@@ -216,6 +216,7 @@ class SessionListParams(WireModel):
     limit: int = Field(default=100, ge=1, le=1000)
     query: str | None = None
     status: list[Status] | None = None
+    agent: list[str] | None = None
 
     @field_validator("cwd")
     @classmethod

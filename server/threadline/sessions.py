@@ -426,6 +426,8 @@ class SessionManager:
         if params.status:
             wanted = set(params.status)
             found = [s for s in found if s.status in wanted]
+        if params.agent is not None:
+            found = [s for s in found if s.agent in params.agent]
         if params.query:
             found = [s for s in found if self._matches(s, params.query)]
         found.sort(key=_sort_key)
