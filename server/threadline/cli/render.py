@@ -108,13 +108,20 @@ def print_sessions(out: Console, sessions: list[SessionInfo], with_project: bool
         row.append(clean(s.title))
         rows.append(row)
     headers = ["", "ID", "STATUS", "UPDATED", "MSGS", "COST", *(["PROJECT"] if with_project else []), "TITLE"]
+    if out.width < 72:
+        # A narrow terminal keeps what tells sessions apart: id, status, age and title.
+        keep = [i for i, h in enumerate(headers) if h not in ("MSGS", "COST", "PROJECT")]
+        headers = [headers[i] for i in keep]
+        rows = [[row[i] for i in keep] for row in rows]
+        with_project = False
+    fixed = len(headers) - (2 if with_project else 1)
     widths = [max(len(header), *(len(r[i]) for r in rows)) for i, header in enumerate(headers)]
     # Every column keeps its full width but the last two: the title takes what is left of
     # the terminal (at least 10 characters) and a long project path gets a third of that.
-    rest = out.width - 2 * (len(headers) - 1) - sum(widths[:6])
+    rest = out.width - 2 * (len(headers) - 1) - sum(widths[:fixed])
     if with_project:
-        widths[6] = min(widths[6], max(10, rest // 3))
-        rest -= widths[6]
+        widths[fixed] = min(widths[fixed], max(10, rest // 3))
+        rest -= widths[fixed]
     widths[-1] = max(10, min(widths[-1], rest))
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 1))
     for header, width in zip(headers, widths, strict=True):
@@ -122,7 +129,7 @@ def print_sessions(out: Console, sessions: list[SessionInfo], with_project: bool
         table.add_column(header, no_wrap=True, overflow="ellipsis", width=width, justify=justify)
     for row in rows:
         if with_project:
-            row[6] = cut_left(str(row[6]), widths[6])
+            row[fixed] = cut_left(str(row[fixed]), widths[fixed])
         row[-1] = cut(str(row[-1]), widths[-1])
         table.add_row(*row)
     out.print(table)
