@@ -7,7 +7,9 @@ fake ``claude``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import io
 import json
 import os
 import pty
@@ -28,6 +30,7 @@ import pytest
 from watchfiles import watch
 
 from tests.conftest import FAKE_CLAUDE, install_transcripts
+from threadline.cli import main
 from threadline.cli.parser import build_parser
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -125,7 +128,9 @@ def one_sentence(stderr: str) -> str:
 
 
 # --------------------------------------------------------------------------- bad input
-def _busy_port() -> Iterator[int]:
+@contextlib.contextmanager
+def busy_port() -> Iterator[int]:
+    """A port of 127.0.0.1 that something listens on."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
@@ -173,25 +178,55 @@ BAD_INPUT: list[Any] = [
 
 @pytest.mark.parametrize(("args", "stdin", "code", "words"), BAD_INPUT)
 def test_bad_input_gets_one_sentence_and_no_traceback(
-    cli: Cli, args: list[str], stdin: str, code: int, words: str
+    cli: Cli,
+    args: list[str],
+    stdin: str,
+    code: int,
+    words: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """In process (the entry point ``main``, fast); the real executable is checked below."""
     # A second session whose id shares the first 8 characters with 11111111-1111-…
     sample = next((cli.claude_home / "projects").glob("*/11111111-1111-4111-8111-111111111111.jsonl"))
     twin = "11111111-2222-4222-8222-222222222222"
     sample.with_name(f"{twin}.jsonl").write_text(
         sample.read_text().replace("11111111-1111-4111-8111-111111111111", twin)
     )
-    if "BUSY" in args:
-        for port in _busy_port():
-            done = cli.run(*[str(port) if a == "BUSY" else a for a in args], stdin=stdin)
-    else:
-        done = cli.run(*args, stdin=stdin)
-    line = one_sentence(done.stderr)
+    for name, value in cli.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(cli.project)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    with contextlib.ExitStack() as stack:
+        if "BUSY" in args:
+            port = stack.enter_context(busy_port())
+            args = [str(port) if a == "BUSY" else a for a in args]
+        try:
+            returned = main(args)
+        except SystemExit as stop:  # argparse's usage errors
+            returned = stop.code  # type: ignore[assignment]
+    out, err = capsys.readouterr()
+    line = one_sentence(err)
     assert words in line
-    assert done.returncode == code, done
-    assert done.stdout == ""
-    if "ambiguous" in str(args) or args[:2] == ["show", "11111111"]:
+    assert returned == code, err
+    assert out == ""
+    if args[:2] == ["show", "11111111"]:
         assert "11111111-111" in line and "11111111-222" in line  # the candidates are named
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "words"),
+    [
+        pytest.param(["start", ""], None, "prompt is empty", id="start-empty"),
+        pytest.param(["start", "-"], "", "prompt is empty", id="start-empty-stdin"),
+        pytest.param(["list", "--cwd", "/nonexistent"], None, "does not exist", id="list-cwd"),
+        pytest.param(["serve", "--tcp", "--port", "BUSY"], None, "already in use", id="serve-busy-port"),
+    ],
+)
+def test_the_executable_gives_one_sentence_too(cli: Cli, args: list[str], stdin: str | None, words: str) -> None:
+    with busy_port() as port:
+        done = cli.run(*[str(port) if a == "BUSY" else a for a in args], stdin=stdin)
+    assert words in one_sentence(done.stderr) and done.returncode in (1, 2) and done.stdout == ""
 
 
 def test_a_bad_claude_command_setting_is_one_sentence(cli: Cli) -> None:
