@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 from watchfiles import watch
 
+from tests.agents.fixtures import Agent
 from tests.conftest import FAKE_CLAUDE, install_transcripts
 from threadline.cli import main
 from threadline.cli.parser import build_parser
@@ -501,3 +502,27 @@ def test_bash_completes_commands_and_options(cli: Cli) -> None:
     assert {"list", "show", "start", "resume", "cancel", "activate"} <= set(complete("threadline "))
     assert "--permission-mode" in complete("threadline resume --per")
     assert set(complete("threadline list --status wai")) == {"waiting_for_input"}
+
+
+def test_approve_and_continue_on_the_fake_and_the_real_cli(claude_agent: Agent, project: Path) -> None:
+    """The user's loop from the shell, on each agent: a denied tool, approved with --allow,
+    runs in the resumed turn, and the session ends completed under the same id."""
+    env = {**claude_agent.env, "THREADLINE_CLAUDE_COMMAND": json.dumps(claude_agent.argv)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "threadline", *args]
+        return subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=120)
+
+    denied = run("start", "please [[tool:bash:touch approved.txt]]")
+    assert denied.returncode == 4, denied.stderr
+    session_id = denied.stdout.split()[0]
+    assert not (project / "approved.txt").exists()
+    done = run(
+        "resume", session_id[:8], "go ahead [[tool:bash:touch approved.txt]]", "--allow", "Bash(touch:*)", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["sessionId"] == session_id and result["session"]["status"] == "completed"
+    assert (project / "approved.txt").is_file()
+    listed = json.loads(run("list", "--json").stdout)
+    assert [s["sessionId"] for s in listed["sessions"]] == [session_id]
