@@ -496,12 +496,19 @@ def test_bash_completes_commands_and_options(cli: Cli) -> None:
             'printf "%s\\n" "${COMPREPLY[@]}"'
         )
         env = {**cli.env, "PATH": f"{bin_dir}:{cli.env['PATH']}"}
-        done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, env=env, timeout=TIMEOUT)
+        done = subprocess.run(
+            ["bash", "-c", probe], capture_output=True, text=True, env=env, timeout=TIMEOUT, cwd=cli.project
+        )
         return [w.strip() for w in done.stdout.split("\n") if w.strip()]
 
     assert {"list", "show", "start", "resume", "cancel", "activate"} <= set(complete("threadline "))
     assert "--permission-mode" in complete("threadline resume --per")
     assert set(complete("threadline list --status wai")) == {"waiting_for_input"}
+    assert complete("threadline show 3333") == ["33333333-3333-4333-8333-333333333333"]
+    assert set(complete("threadline resume ")) >= {
+        "11111111-1111-4111-8111-111111111111",
+        "a658e890-a821-493e-b29a-e5c15623b847",
+    }
 
 
 def test_approve_and_continue_on_the_fake_and_the_real_cli(claude_agent: Agent, project: Path) -> None:

@@ -106,6 +106,32 @@ def _complete_with(action: argparse.Action, values: tuple[str, ...]) -> None:
     action.completer = ChoicesCompleter(dict.fromkeys(values, ""))  # type: ignore[attr-defined]
 
 
+def complete_session_ids(prefix: str, parsed_args: argparse.Namespace, **_: object) -> dict[str, str]:
+    """Shell completion of an ID: the sessions of the current project, with their titles."""
+    import logging
+
+    logging.disable(logging.CRITICAL)  # nothing may reach the shell but the candidates
+    from threadline.cli.commands import Printer, options_from
+    from threadline.cli.render import console
+    from threadline.cli.resolve import all_sessions, project_root
+    from threadline.sessions import SessionManager
+
+    try:
+        core = SessionManager(options_from(parsed_args), Printer(console(), json_lines=False))
+        folder = getattr(parsed_args, "cwd", None) or os.getcwd()
+        sessions = all_sessions(core, project_root(folder))
+    except Exception:  # a completion never fails loudly
+        return {}
+    return {s.session_id: s.title[:60] for s in sessions if s.session_id.startswith(prefix.lower())}
+
+
+def _id_argument(parser: Parser) -> None:
+    action = parser.add_argument(
+        "session_id", metavar="ID", help="the session id or a unique start of it (example: 18d822a4)"
+    )
+    action.completer = complete_session_ids  # type: ignore[attr-defined]
+
+
 def _command(
     sub: argparse._SubParsersAction[Parser], name: str, summary: str, description: str, examples: list[str]
 ) -> Parser:
@@ -252,7 +278,7 @@ def build_parser() -> Parser:
         "Show one session: its title, status, cost and project, then its last messages.",
         ["threadline show 18d822a4", "threadline show 18d8 --tail 50", "threadline show 18d822a4 --json"],
     )
-    show.add_argument("session_id", metavar="ID", help="the session id or a unique start of it (example: 18d822a4)")
+    _id_argument(show)
     show.add_argument(
         "--tail",
         type=limit,
@@ -298,7 +324,7 @@ def build_parser() -> Parser:
             'threadline resume 18d8 "apply the edits" --permission-mode acceptEdits',
         ],
     )
-    resume.add_argument("session_id", metavar="ID", help="the session id or a unique start of it (example: 18d822a4)")
+    _id_argument(resume)
     resume.add_argument(
         "prompt", metavar="PROMPT", help="the follow-up prompt; '-' reads it from stdin (example: \"go ahead\")"
     )
@@ -325,7 +351,7 @@ def build_parser() -> Parser:
         "SIGINT, then SIGTERM after a grace period. The session becomes 'cancelled'.",
         ["threadline cancel 18d822a4"],
     )
-    cancel.add_argument("session_id", metavar="ID", help="the session id or a unique start of it (example: 18d822a4)")
+    _id_argument(cancel)
     _json_option(cancel, "the session")
 
     activate = _command(
@@ -335,9 +361,10 @@ def build_parser() -> Parser:
         "Make a session the project's single active one (editors show it in the status bar), or clear it.",
         ["threadline activate 18d822a4", "threadline activate --clear"],
     )
-    activate.add_argument(
+    activate_id = activate.add_argument(
         "session_id", metavar="ID", nargs="?", help="the session id or a unique start of it (example: 18d822a4)"
     )
+    activate_id.completer = complete_session_ids  # type: ignore[attr-defined]
     activate.add_argument("--clear", action="store_true", help="clear the active session (example: --clear)")
     _cwd_option(activate)
     _json_option(activate, "the active session id")
