@@ -160,6 +160,8 @@ BAD_INPUT: list[Any] = [
     pytest.param(["start", "x", "--model", "a model"], "", 2, "'model'", id="start-model"),
     pytest.param(["start", "x", "--skill", "../up"], "", 2, "'skill'", id="start-skill"),
     pytest.param(["start", "x", "--cwd", "/nonexistent"], "", 2, "does not exist", id="start-cwd"),
+    pytest.param(["start", "x", "--json", "--follow"], "", 2, "cannot be used with --follow", id="start-json-follow"),
+    pytest.param(["resume", "3333", "x", "--follow", "--json"], "", 2, "cannot be used", id="resume-json-follow"),
     pytest.param(["resume", "1111", ""], "", 2, "prompt is empty", id="resume-empty"),
     pytest.param(["resume", "zz", "x"], "", 2, "not a session id", id="resume-bad-id"),
     pytest.param(["resume", "1111", "x", "--allow=-rf"], "", 2, "not a tool rule", id="resume-allow"),

@@ -244,7 +244,13 @@ async def _run_turn(
     return turn_exit_code(info.status, interrupted.is_set())
 
 
+def _check_turn_args(args: argparse.Namespace) -> None:
+    if args.json and args.follow:
+        raise UsageError("--json prints one JSON document when the turn ends; it cannot be used with --follow.")
+
+
 async def run_start(args: argparse.Namespace) -> int:
+    _check_turn_args(args)
     prompt = _read_prompt(args.prompt)
     printer = Printer(console(), json_lines=False)
     core = make_core(args, printer)
@@ -262,6 +268,7 @@ async def run_start(args: argparse.Namespace) -> int:
 
 
 async def run_resume(args: argparse.Namespace) -> int:
+    _check_turn_args(args)
     prompt = _read_prompt(args.prompt)
     printer = Printer(console(), json_lines=False)
     core = make_core(args, printer)
