@@ -174,7 +174,11 @@ def _turn_options(parser: Parser) -> None:
     parser.add_argument(
         "--model", metavar="MODEL", help="the model for this turn, a name or an alias (example: --model sonnet)"
     )
-    _json_option(parser, "the session when the turn ends, instead of its id and conversation")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the session as JSON once the turn ends, instead of its id and status (example: --json)",
+    )
 
 
 def build_parser() -> Parser:
