@@ -585,6 +585,20 @@ class Catalog:
         ).fetchone()
         return _session_row(row) if row else None
 
+    def ids_with_prefix(self, prefix: str, project: str | None) -> list[str]:
+        """Session ids that start with ``prefix`` (an index range scan, not a listing)."""
+        upper = prefix + "\uffff"
+        if project is None:
+            rows = self.conn.execute(
+                "SELECT session_id FROM sessions WHERE session_id >= ? AND session_id < ?", (prefix, upper)
+            )
+        else:
+            rows = self.conn.execute(
+                "SELECT session_id FROM sessions WHERE session_id >= ? AND session_id < ? AND project = ?",
+                (prefix, upper, project),
+            )
+        return sorted(r[0] for r in rows)
+
     def session_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT session_id FROM sessions")}
 

@@ -173,6 +173,21 @@ def _prompt(value: str) -> str:
     return value
 
 
+TOOL_RULE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(?:\([^\n\r\x00]*\))?")
+"""A tool rule as agents take it: a tool name, optionally with a pattern in parentheses.
+
+It can never start with ``-``, so it can never be read as a flag of the agent's command.
+"""
+
+_MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@\[\]-]*")
+
+
+def _model(value: str | None) -> str | None:
+    if value is not None and not _MODEL_RE.fullmatch(value):
+        raise ValueError("must be a model name or alias, such as 'sonnet' or 'claude-sonnet-4-5'")
+    return value
+
+
 def _session_id(value: str) -> str:
     if not is_session_id(value):
         raise ValueError("is not a well-formed session id")
@@ -191,6 +206,8 @@ class WorkflowStartParams(WireModel):
     _check_cwd = field_validator("cwd")(_absolute_dir)
 
     _check_prompt = field_validator("prompt")(_prompt)
+
+    _check_model = field_validator("model")(_model)
 
     @field_validator("skill")
     @classmethod
@@ -236,10 +253,28 @@ class SessionResumeParams(WireModel):
     session_id: str
     prompt: str
     fork: bool = False
+    permission_mode: str | None = None
+    """For this turn only; the values depend on the agent (checked by its adapter)."""
+    allowed_tools: list[str] | None = None
+    """Tool rules granted for this turn, such as ``Bash(touch:*)``."""
+    model: str | None = None
 
     _check_id = field_validator("session_id")(_session_id)
 
     _check_prompt = field_validator("prompt")(_prompt)
+
+    _check_model = field_validator("model")(_model)
+
+    @field_validator("allowed_tools")
+    @classmethod
+    def _tool_rules(cls, value: list[str] | None) -> list[str] | None:
+        for rule in value or []:
+            if not TOOL_RULE.fullmatch(rule):
+                raise ValueError(
+                    f"has {rule!r}, which is not a tool rule (a tool name, optionally with a pattern: "
+                    "'Bash', 'Bash(touch:*)', 'Edit(src/**)')"
+                )
+        return value
 
 
 class SessionIdParams(WireModel):

@@ -329,9 +329,9 @@ async def session_resume(ls: ThreadlineServer, params: Any) -> dict[str, Any]:
         request.session_id,
         request.prompt,
         request.fork,
-        permission_mode=getattr(request, "permission_mode", None),
-        allowed_tools=getattr(request, "allowed_tools", None),
-        model=getattr(request, "model", None),
+        permission_mode=request.permission_mode,
+        allowed_tools=request.allowed_tools,
+        model=request.model,
     )
     return wire.dump(result)
 

@@ -314,6 +314,17 @@ class SessionManager:
         await asyncio.to_thread(self.run_index, work, gone, callback)
         self._absorb_all()
 
+    def index_now(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Bring the catalog up to date now, blocking (a short-lived process: the CLI)."""
+        work, gone = self.plan_index()
+        self.run_index(work, gone, progress)
+        self._absorb_all()
+        self.indexed.set()
+
+    def sessions_with_prefix(self, prefix: str, project: str | None) -> list[str]:
+        """Ids that start with ``prefix`` (of one project, or of all), from the catalog."""
+        return self.catalog.ids_with_prefix(prefix.lower(), project)
+
     async def wait_indexed(self, timeout: float) -> None:
         """Wait for the first indexing, at most ``timeout`` (then answer with what is there)."""
         if self.indexed.is_set():

@@ -185,6 +185,7 @@ class TurnWriter:
             model=params.model,
             permission_mode=params.permission_mode,
         )
+        adapter.check_turn(turn)
         store = self.stores(project)
         claim = self._claim(store, session_id, adapter)
         await self._launch(adapter, turn, meta, None, claim, carried=None)
@@ -204,6 +205,16 @@ class TurnWriter:
     ) -> str:
         """Continue a session under its id (or, with ``fork``, a new one); returns the id."""
         adapter = self.adapter(agent)
+        adapter.check_turn(
+            TurnRequest(
+                request.session_id,
+                cwd,
+                request.prompt,
+                model=request.model,
+                permission_mode=request.permission_mode,
+                allowed_tools=request.allowed_tools,
+            )
+        )
         store = self.stores(project)
         claim = None
         if not request.fork:

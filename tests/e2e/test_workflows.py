@@ -166,13 +166,25 @@ async def test_busy_session_refuses_a_second_resume(
     assert busy.value.data == {"sessionId": session_id, "pid": started["session"]["pid"]}
     # Cancel mid-reply: once the agent has written the prompt and sent its request.
     await threadline.wait_for("session/detected", lambda p: p["session"]["sessionId"] == session_id)
-    mark = len(threadline.received)
     cancelled = await threadline.request("workflow/cancel", {"sessionId": session_id})
     assert cancelled["session"]["status"] == "cancelled"
     assert metadata_of(project, session_id)["turns"][-1]["status"] == "cancelled"
+    mark = len(threadline.received)
     resumed = await threadline.request("session/resume", {"sessionId": session_id, "prompt": "after cancel"})
     assert resumed["sessionId"] == session_id
-    assert (await finished(threadline, session_id, start=mark + 1))["status"] == "completed"
+    # An update of the cancelled turn can still be on its way (they are coalesced): only one
+    # newer than the resume's answer tells how the resumed turn ended.
+    since = resumed["session"]["updatedAt"]
+    done = await threadline.wait_for(
+        "session/updated",
+        lambda p: (
+            p["session"]["sessionId"] == session_id
+            and p["session"]["status"] != "running"
+            and p["session"]["updatedAt"] > since
+        ),
+        start=mark,
+    )
+    assert done["session"]["status"] == "completed"
 
 
 async def test_denied_tool_waits_for_input_and_api_error_fails(threadline: ThreadlineClient, project: Path) -> None:
@@ -184,6 +196,51 @@ async def test_denied_tool_waits_for_input_and_api_error_fails(threadline: Threa
     failed = await finished(threadline, failing["sessionId"])
     assert failed["status"] == "failed"
     assert "500" in failed["lastError"]
+
+
+async def test_approve_and_continue_runs_the_denied_tool_under_the_same_id(
+    threadline: ThreadlineClient, project: Path
+) -> None:
+    started = await threadline.request(
+        "workflow/start", {"cwd": str(project), "prompt": "please [[tool:bash:touch ok]]"}
+    )
+    session_id = started["sessionId"]
+    assert (await finished(threadline, session_id))["status"] == "waiting_for_input"
+    assert not (project / "ok").exists()
+    mark = len(threadline.received)
+    resumed = await threadline.request(
+        "session/resume",
+        {
+            "sessionId": session_id,
+            "prompt": "go ahead [[tool:bash:touch ok]]",
+            "allowedTools": ["Bash(touch:*)"],
+            "permissionMode": "default",
+            "model": "sonnet",
+        },
+    )
+    assert resumed["sessionId"] == session_id
+    assert (await finished(threadline, session_id, start=mark))["status"] == "completed"
+    assert (project / "ok").is_file()
+    assert [t["status"] for t in metadata_of(project, session_id)["turns"]] == ["waiting_for_input", "completed"]
+
+
+async def test_invalid_resume_options_start_nothing(threadline: ThreadlineClient, project: Path) -> None:
+    started = await threadline.request("workflow/start", {"cwd": str(project), "prompt": "first"})
+    session_id = started["sessionId"]
+    await finished(threadline, session_id)
+    cases = [
+        ({"permissionMode": "bogus"}, "permissionMode", "acceptEdits, auto, bypassPermissions"),
+        ({"allowedTools": ["--dangerously-skip-permissions"]}, "allowedTools", "not a tool rule"),
+        ({"allowedTools": "Bash"}, "allowedTools", "list"),
+        ({"model": "a model; rm -rf"}, "model", "model name"),
+    ]
+    for extra, field, words in cases:
+        with pytest.raises(JsonRpcException) as refused:
+            await threadline.request("session/resume", {"sessionId": session_id, "prompt": "again", **extra})
+        assert refused.value.code == -32602 and refused.value.data == {"field": field}, extra
+        assert field.split(".")[0] in refused.value.message and words in refused.value.message
+    assert len(metadata_of(project, session_id)["turns"]) == 1
+    assert (await threadline.request("session/get", {"sessionId": session_id}))["session"]["status"] == "completed"
 
 
 async def test_follow_delivers_appended_messages(threadline: ThreadlineClient, project: Path) -> None:
@@ -226,6 +283,8 @@ async def test_invalid_start_params(threadline: ThreadlineClient, project: Path)
         ({"cwd": str(project), "prompt": "   "}, "prompt"),
         ({"cwd": str(project)}, "prompt"),
         ({"cwd": str(project), "prompt": "x", "agent": "nope"}, "agent"),
+        ({"cwd": str(project), "prompt": "x", "permissionMode": "bogus"}, "permissionMode"),
+        ({"cwd": str(project), "prompt": "x", "model": "--dangerously-skip-permissions"}, "model"),
     ]
     for params, field in cases:
         with pytest.raises(JsonRpcException) as refused:

@@ -42,8 +42,8 @@ class Served:
     async def start(self, prompt: str, **params: Any) -> dict[str, Any]:
         return await self.request("workflow/start", {"cwd": str(self.project), "prompt": prompt, **params})
 
-    async def resume(self, session_id: str, prompt: str, fork: bool = False) -> dict[str, Any]:
-        return await self.request("session/resume", {"sessionId": session_id, "prompt": prompt, "fork": fork})
+    async def resume(self, session_id: str, prompt: str, fork: bool = False, **params: Any) -> dict[str, Any]:
+        return await self.request("session/resume", {"sessionId": session_id, "prompt": prompt, "fork": fork, **params})
 
     async def get(self, session_id: str) -> dict[str, Any]:
         return (await self.request("session/get", {"sessionId": session_id}))["session"]

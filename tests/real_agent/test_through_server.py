@@ -178,6 +178,33 @@ async def denied(s: Served) -> Shapes:
     return {"done": s.shape(done, messages)}
 
 
+async def approve(s: Served) -> Shapes:
+    """A denied tool, granted by a resume with its rule: it runs, under the same id.
+
+    The stub (like the fake) calls a tool only when the prompt asks for it, so the
+    follow-up prompt repeats the request; what it shows is that the grant reaches the
+    agent: the same command was refused before and runs now."""
+    started = await s.start("please [[tool:bash:touch x]]")
+    session_id = started["sessionId"]
+    s.names[session_id] = "first"
+    waiting = await s.ended(started)
+    assert waiting["status"] == "waiting_for_input", waiting
+    assert not (s.project / "x").exists(), "the denied command ran"
+    waiting_messages = await s.messages(session_id)
+    mark = s.mark()
+    resumed = await s.resume(session_id, "go ahead [[tool:bash:touch x]]", allowedTools=["Bash(touch:*)"])
+    assert resumed["sessionId"] == session_id and resumed["session"]["status"] == "running"
+    done = await s.ended(resumed, start=mark)
+    assert done["status"] == "completed", done
+    assert (s.project / "x").is_file(), "the approved command did not run"
+    assert s.transcripts() == [f"{session_id}.jsonl"]
+    messages = await s.messages(session_id)
+    results = blocks(messages, "tool_result")
+    assert [r["isError"] for r in results] == [True, False], results
+    assert [t["status"] for t in s.metadata(session_id)["turns"]] == ["waiting_for_input", "completed"]
+    return {"waiting": s.shape(waiting, waiting_messages), "done": s.shape(done, messages)}
+
+
 async def http500(s: Served) -> Shapes:
     started = await s.start("boom [[http500]]")
     session_id = started["sessionId"]
@@ -242,6 +269,7 @@ SCENARIOS: dict[str, Callable[[Served], Awaitable[Shapes]]] = {
     "fork": fork,
     "tool": tool,
     "denied": denied,
+    "approve": approve,
     "http500": http500,
 }
 
@@ -273,6 +301,10 @@ async def test_bash_tool_round_trip(served: Served) -> None:
 
 async def test_denied_tool_waits_for_input(served: Served) -> None:
     await denied(served)
+
+
+async def test_a_denied_tool_runs_once_allowed_on_resume(served: Served) -> None:
+    await approve(served)
 
 
 async def test_api_error_fails_and_a_resume_recovers(served: Served) -> None:

@@ -99,6 +99,7 @@ class TurnRequest:
     model: str | None = None
     permission_mode: str | None = None
     allowed_tools: list[str] | None = None
+    """Tool rules granted for this turn only (``Bash(touch:*)``), on top of the agent's own settings."""
     resume: bool = False
     fork_from: str | None = None
     """With a fork: the id of the session the new one (``session_id``) continues."""
@@ -168,6 +169,10 @@ class AgentAdapter(Protocol):
     def pid_alive(self, pid: int) -> bool: ...
 
     # -- processes ------------------------------------------------------------------------
+    def check_turn(self, turn: TurnRequest) -> None:
+        """Refuse (InvalidParams, naming the field) a turn option the agent would reject,
+        before anything is written or started."""
+
     def argv(self, turn: TurnRequest) -> list[str]: ...
     def stdin_bytes(self, turn: TurnRequest) -> bytes: ...
     def env(self) -> dict[str, str]: ...

@@ -12,8 +12,13 @@ from threadline.agents.claude.events import ClaudeTurnMonitor
 from threadline.agents.claude.paths import ClaudePaths, pid_alive
 from threadline.agents.claude.records import build_messages
 from threadline.agents.claude.summary import ClaudeSummarizer
+from threadline.errors import InvalidParams
 from threadline.jsonl import iter_range
 from threadline.protocol import Message, is_session_id
+
+PERMISSION_MODES = ("acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "manual", "plan")
+"""What ``claude --permission-mode`` takes: 2.1.197 lists ``default``, 2.1.3xx lists ``manual``
+in its place (and still takes ``default``). ``manual`` is passed as ``default``, which both take."""
 
 
 class ClaudeAdapter:
@@ -84,6 +89,18 @@ class ClaudeAdapter:
         return pid_alive(pid)
 
     # -- processes ------------------------------------------------------------------------
+    def check_turn(self, turn: TurnRequest) -> None:
+        """Refuse (-32602) a turn option ``claude`` would reject, before anything is started.
+
+        Tool rules and model names are checked for shape by the protocol models.
+        """
+        if turn.permission_mode is not None and turn.permission_mode not in PERMISSION_MODES:
+            raise InvalidParams(
+                f"Invalid params: 'permissionMode' {turn.permission_mode!r} is not a Claude Code permission mode "
+                f"(one of {', '.join(PERMISSION_MODES)}).",
+                field="permissionMode",
+            )
+
     def argv(self, turn: TurnRequest) -> list[str]:
         """The argv of one turn. The prompt is never in it: it goes to stdin."""
         argv = [*self.command.argv, "-p"]
@@ -97,9 +114,12 @@ class ClaudeAdapter:
         if turn.model:
             argv += ["--model", turn.model]
         if turn.permission_mode:
-            argv += ["--permission-mode", turn.permission_mode]
+            mode = "default" if turn.permission_mode == "manual" else turn.permission_mode
+            argv += ["--permission-mode", mode]
         if turn.allowed_tools:
-            argv += ["--allowedTools", ",".join(turn.allowed_tools)]
+            # One value per rule: the CLI splits a value on commas and spaces outside
+            # parentheses, and a rule never starts with "-" (protocol.TOOL_RULE).
+            argv += ["--allowedTools", *turn.allowed_tools]
         return argv
 
     def stdin_bytes(self, turn: TurnRequest) -> bytes:
