@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "server"))
 
 from threadline.agents.claude.paths import encode_project_dir  # noqa: E402
 
-GENERATOR = "threadline-corpus/1"
+GENERATOR = "threadline-corpus/2"
 """Bump when the output for the same arguments changes (the benchmark regenerates then)."""
 MANIFEST = "threadline-corpus.json"
 END = 1795219200.0  # 2026-11-21T00:00:00Z: the newest activity in every corpus
@@ -149,7 +149,7 @@ class Texts:
     """Deterministic text cut from two buffers: conversation prose (has MESSAGE_WORD) and neutral."""
 
     def __init__(self) -> None:
-        self.prose = _text_buffer("prose", 4_000_000, [MESSAGE_WORD], 1 / 40_000)
+        self.prose = _text_buffer("prose", 4_000_000, [MESSAGE_WORD], 1 / 5_000)
         self.neutral = _text_buffer("neutral", 2_000_000, [], 0)
         self.system_prompt = [self.neutral[n * 7000 : n * 7000 + 5800] for n in range(10)]
         self.tools = [

@@ -36,6 +36,7 @@ fi
 
 step "benchmarks (a short run, to keep them working)"
 $py benchmarks/run.py --quick || failed+=("benchmarks")
+$py benchmarks/scale.py --quick || failed+=("scale benchmark")
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
