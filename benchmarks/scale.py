@@ -179,14 +179,15 @@ def warm_page_cache(config_dir: Path) -> tuple[float, int]:
 
 
 # -- processes measured from outside ----------------------------------------------------------
-def timed_process(argv: list[str], env: dict[str, str], out: Path) -> tuple[float, float, int]:
-    """Run to completion: wall seconds, max RSS in MB (the process and its waited-for children), exit code."""
+def timed_process(argv: list[str], env: dict[str, str], out: Path) -> tuple[float, float, float, int]:
+    """Run to completion: wall seconds, max RSS in MB and CPU seconds (the process and its waited-for
+    children), exit code."""
     began = time.perf_counter()
     with open(out, "wb") as stdout:
         process = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - began, usage.ru_maxrss / 1024, process.returncode
+    return time.perf_counter() - began, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, process.returncode
 
 
 def install_ccusage() -> Path:
@@ -199,6 +200,18 @@ def install_ccusage() -> Path:
         command = [npm, "install", "--prefix", str(CCUSAGE_DIR), "--no-audit", "--no-fund", "--loglevel=error", CCUSAGE]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return binary
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, its reaped children and its live descendants (a catalog
+    may parse in worker processes)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(fields[n]) for n in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
+    return ticks + sum(cpu_seconds(int(child)) for child in children)
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -332,6 +345,7 @@ async def server_round(
         v["first answer (initialize)"] = took
         sessions = await server.complete_listing(len(everyone), full_page)
         v["cold full index"] = time.perf_counter() - server.spawned
+        v["cold full index cpu"] = cpu_seconds(server.pid)
         if first:
             check_sessions(checks, f"complete listing, all projects (cursor, limit {full_page})", sessions, everyone)
             listed = sum(int(s["usage"]["outputTokens"]) for s in sessions if s.get("usage"))
@@ -390,7 +404,7 @@ def cli_round(config_dir: Path, cache_dir: Path, top: str, work: Path, checks: C
     for label, extra in (("cli all", ["--all"]), ("cli top", ["--cwd", top])):
         target = work / f"{label}.json"
         argv = [sys.executable, "-m", "threadline", "list", *extra, "--json"]
-        seconds, rss, code = timed_process(argv, env, target)
+        seconds, rss, _, code = timed_process(argv, env, target)
         out.values[label] = seconds
         out.values[f"{label} rss"] = rss
         if first:
@@ -408,8 +422,9 @@ def ccusage_round(binary: Path, config_dir: Path, work: Path, truth: Truth, chec
     home.mkdir(exist_ok=True)
     env = {"PATH": os.environ.get("PATH", ""), "CLAUDE_CONFIG_DIR": str(config_dir), "HOME": str(home)}
     target = work / "ccusage.json"
-    seconds, rss, code = timed_process([str(binary), "session", "--json", "--offline"], env, target)
+    seconds, rss, cpu, code = timed_process([str(binary), "session", "--json", "--offline"], env, target)
     out.values["ccusage"] = seconds
+    out.values["ccusage cpu"] = cpu
     out.values["ccusage rss"] = rss
     if first:
         try:
@@ -470,6 +485,13 @@ def table(rounds: list[Round], truth: Truth, label: str, page: int) -> str:
             spread(cc),
             ratio(col("cold full index"), cc),
             "≤ ccusage",
+        ),
+        (
+            "… CPU of that (server process tree, user + sys)",
+            spread(col("cold full index cpu")),
+            spread(col("ccusage cpu")),
+            ratio(col("cold full index cpu"), col("ccusage cpu")),
+            "",
         ),
         (
             "first answer: first `session/list` (100), from spawn",
