@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "server"))
 
 from threadline.agents.claude.paths import encode_project_dir  # noqa: E402
 
-GENERATOR = "threadline-corpus/2"
+GENERATOR = "threadline-corpus/3"
 """Bump when the output for the same arguments changes (the benchmark regenerates then)."""
 MANIFEST = "threadline-corpus.json"
 END = 1795219200.0  # 2026-11-21T00:00:00Z: the newest activity in every corpus
@@ -247,7 +247,7 @@ def plan(sessions: int, total_mb: float, big_mb: list[float], seed: int, torn_fr
     cut = END - span + 0.45 * span
     versions = [OLD_VERSION if s < cut else NEW_VERSION for s in starts]
     rng.shuffle(owners)
-    # long-tailed sizes: lognormal body, a Pareto tail for ~2 %, then the named big sessions
+    # long-tailed sizes: lognormal body, a Pareto tail for ~6 %, then the named big sessions
     raw = []
     for _ in range(sessions):
         size = math.exp(0.8 * rng.gauss(0.0, 1.0))
@@ -257,7 +257,7 @@ def plan(sessions: int, total_mb: float, big_mb: list[float], seed: int, torn_fr
     floors = [175_000 if v == NEW_VERSION else 25_000 for v in versions]
     big = [int(mb * MB) for mb in big_mb][:sessions]
     big_slots = rng.sample(range(sessions), len(big))
-    rest = [i for i in range(sessions) if i not in set(big_slots)]
+    rest = sorted(set(range(sessions)) - set(big_slots))
     fitted = fit_sizes([raw[i] for i in rest], [floors[i] for i in rest], int(total_mb * MB) - sum(big))
     targets = [0] * sessions
     for i, size in zip(rest, fitted, strict=True):
@@ -265,7 +265,7 @@ def plan(sessions: int, total_mb: float, big_mb: list[float], seed: int, torn_fr
     for i, size in zip(big_slots, big, strict=True):
         targets[i] = size
     torn_count = 0 if torn_fraction <= 0 else max(1, round(sessions * torn_fraction))
-    torn = set(rng.sample([i for i in range(sessions) if i not in set(big_slots)] or [0], min(torn_count, sessions)))
+    torn = set(rng.sample(rest or [0], min(torn_count, len(rest) or 1)))
     plans = []
     for i in range(sessions):
         start = starts[i]
@@ -391,9 +391,9 @@ class Writer:
         self.t += low + self.rng.random() * (high - low)
         return stamp(self.t)
 
-    def chained(self, record: dict[str, Any], uuid: str | None = None) -> str:
+    def chained(self, record: dict[str, Any]) -> str:
         """A conversation record: parentUuid chain, uuid, timestamp, the common fields."""
-        uid = uuid or uuid4(self.rng)
+        uid = uuid4(self.rng)
         record = {"parentUuid": self.parent, "isSidechain": False, **record, "uuid": uid}
         record["timestamp"] = self.tick(0.005, 0.2)
         record.update(self.common)
@@ -733,13 +733,19 @@ class Writer:
             self.parent = uid
             self.counts.tool_pairs += 1
 
-    def turn(self, final: bool) -> None:
+    def turn(self) -> None:
+        """One prompt's work: API calls with thinking, text and tool calls until a final reply
+        (or, rarely, a failed request that ends the turn with the CLI's synthetic error reply)."""
         rng, tx = self.rng, self.tx
+        fails = rng.random() < 0.006
         rounds = min(25, int(rng.paretovariate(1.1)) - 1)  # tool rounds in this turn: mostly 0-2, some long
         for n in range(rounds + 1):
             if self.new and rng.random() < 0.004:  # a retried request: the CLI logs it, then succeeds
                 self.api_error_retry()
             last = n == rounds or self.size >= self.p.target  # end the turn early at the size target
+            if last and fails:
+                self.api_error_reply()
+                break
             blocks: list[dict[str, Any]] = []
             if rng.random() < 0.35:
                 blocks.append(
@@ -767,8 +773,6 @@ class Writer:
                 self.tool_results(calls, uuids)
             if last:
                 break
-        if rng.random() < 0.006 and not final:
-            self.api_error_reply()
         self.emit(
             {
                 "type": "last-prompt",
@@ -886,7 +890,7 @@ class Writer:
         if rng.random() < 0.1:
             prompt = f"{topic}\n\n{self.tx.neutral_text(rng, rng.randint(500, 6000))}"  # a pasted log
         self.head(prompt)
-        self.turn(final=False)
+        self.turn()
         if rng.random() < 0.04:
             title = rng.choice(CUSTOM_TITLES)
             self.emit({"type": "custom-title", "customTitle": title, "sessionId": self.p.session_id})
@@ -908,7 +912,7 @@ class Writer:
             self.user_prompt(
                 rng.choice(["go on", "yes, do that", "now run the tests", rng.choice(PROMPT_TOPICS), "why?"])
             )
-            self.turn(final=False)
+            self.turn()
 
 
 def write_session(config_dir: str, plan_: Session) -> Counts:
