@@ -53,6 +53,7 @@ bash scripts/check-install.sh || failed+=("install")
 
 step "benchmarks (a short run, to keep them working)"
 $py benchmarks/run.py --quick || failed+=("benchmarks")
+$py benchmarks/scale.py --quick || failed+=("scale benchmark")
 
 step "summary"
 # Every skipped test, from the pytest reports: "<test id>: <reason>".
