@@ -9,6 +9,7 @@ The prompt goes to stdin (``-`` as the prompt argument): one argv element is cap
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,12 +84,10 @@ class CodexAdapter:
         target: list[str] = []
         if turn.fork_from is not None:
             argv.append("fork")
-            target = [turn.fork_from]
+            target = [_thread_id(turn.fork_from)]
         elif turn.resume:
-            if not turn.session_id:
-                raise ValueError("A Codex resume needs the session id.")
             argv.append("resume")
-            target = [turn.session_id]
+            target = [_thread_id(turn.session_id)]
         argv += ["--json", "--skip-git-repo-check"]
         if turn.model:
             argv += ["-m", turn.model]
@@ -96,7 +95,7 @@ class CodexAdapter:
             argv.append("--dangerously-bypass-approvals-and-sandbox")
         elif SANDBOX_OF_MODE.get(turn.permission_mode or "default"):
             argv += ["-c", f'sandbox_mode="{SANDBOX_OF_MODE[turn.permission_mode or "default"]}"']
-        # A session id is a UUID (checked by the core) and "-" comes last: neither is a flag.
+        # The id is a UUID and "-" comes last: neither can be read as a flag.
         return [*argv, *target, "-"]
 
     def stdin_bytes(self, turn: TurnRequest) -> bytes:
@@ -115,3 +114,12 @@ class CodexAdapter:
 
     def new_monitor(self) -> CodexTurnMonitor:
         return CodexTurnMonitor()
+
+
+def _thread_id(value: str | None) -> str:
+    """``value`` if it is a UUID. Codex reads anything else as a thread *name* and, finding
+    none, silently starts a new thread (exit 0): a bad id must never reach it."""
+    try:
+        return str(uuid.UUID(value or ""))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a Codex session id (a UUID).") from None

@@ -197,10 +197,11 @@ def _response_item(payload: dict[str, Any], offset: int) -> Item | None:
             return Item("assistant", item_id or f"assistant-{offset}", blocks, texts, ending="reply")
         return None  # developer / system instructions: not conversation
     if kind == "reasoning":
-        texts = _texts(payload.get("summary")) + [
+        parts = [*(payload.get("summary") or []), *(payload.get("content") or [])]
+        texts = [
             str(p.get("text", ""))
-            for p in payload.get("content") or []
-            if isinstance(p, dict) and p.get("type") == "reasoning_text"
+            for p in parts
+            if isinstance(p, dict) and p.get("type") in ("summary_text", "reasoning_text", "text")
         ]
         texts = [t for t in texts if t]
         if not texts:
