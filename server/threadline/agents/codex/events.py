@@ -99,6 +99,7 @@ class CodexTurnMonitor:
             return TurnOutcome("cancelled")
         reason = _error_line(stderr_tail)
         if self.session_id is None:
+            reason = reason or _last_line(stderr_tail)
             return TurnOutcome("failed", last_error=reason or f"Codex exited with code {exit_code} before starting.")
         if exit_code < 0:
             return TurnOutcome("interrupted", last_error=f"The agent process ended by signal {-exit_code}.")
@@ -114,3 +115,10 @@ def _error_line(stderr: str) -> str:
         if line.startswith("Error:") or line.startswith("Error loading"):
             return one_line(line.removeprefix("Error:").strip(), 500)
     return ""
+
+
+def _last_line(stderr: str) -> str:
+    """The last line of stderr that says something (not Codex's note about reading stdin)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in lines if not (line.startswith("Reading ") and line.endswith("stdin..."))]
+    return one_line(lines[-1], 500) if lines else ""

@@ -404,7 +404,9 @@ def read_messages(path: Path, offsets: Sequence[int], end: int, start: int, limi
     """Messages ``start .. start+limit-1`` of a rollout parsed up to byte ``end``.
 
     Reads only the byte range from the first wanted Message to ``end`` (or to the start
-    of the first Message past the page): rollouts are append-only.
+    of the first Message past the page): rollouts are append-only. Codex records the model
+    per turn (``turn_context``), not per item, so a Message carries none (a page would
+    depend on where it starts); the Summary has the session's model.
     """
     if start < 0 or limit <= 0 or start >= len(offsets):
         return []
@@ -420,7 +422,6 @@ def read_messages(path: Path, offsets: Sequence[int], end: int, start: int, limi
         return []
     fold = MessageFold(count=start)
     messages: list[Message] = []
-    model: str | None = None
     position = begin
     for line in data.split(b"\n"):
         offset, position = position, position + len(line) + 1
@@ -436,9 +437,6 @@ def read_messages(path: Path, offsets: Sequence[int], end: int, start: int, limi
         if normalized is None:
             continue
         kind, payload = normalized
-        if kind == "turn_context" and isinstance(payload.get("model"), str):
-            model = payload["model"]
-            continue
         item = item_of(kind, payload, offset)
         if item is None or item.side == "marker":
             continue
@@ -456,7 +454,6 @@ def read_messages(path: Path, offsets: Sequence[int], end: int, start: int, limi
                 role=_ROLES[item.side],  # type: ignore[arg-type]
                 timestamp=timestamp if isinstance(timestamp, str) else None,
                 content=blocks,
-                model=model if item.side == "assistant" else None,
                 is_meta=item.is_meta,
             )
         )
