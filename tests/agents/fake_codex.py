@@ -54,6 +54,7 @@ MARKER_RE = re.compile(r"\[\[([a-z0-9]+)(?::([^\]]*))?\]\]")
 DEFAULT_BASH = "echo stub-tool-ok"
 PROMPT_ECHO = 200
 HIGH_DEMAND = "We\u2019re currently experiencing high demand, which may cause temporary errors."
+BACKTRACE = "\nStack backtrace:\n" + "".join(f"  {n:2d}: <unknown>\n" for n in range(10))
 USAGE_LINES = "Usage: codex exec [OPTIONS] [PROMPT]\n       codex exec [OPTIONS] <COMMAND> [ARGS]\n"
 ENV_CONTEXT = "<environment_context>\n  <cwd>{cwd}</cwd>\n  <shell>bash</shell>\n</environment_context>"
 TURN_ABORTED = (
@@ -213,6 +214,13 @@ class Thread:
         self.lock_fd: int | None = None
         self.total = [0, 0, 0, 0, 0]  # input, cached, cache write, output, reasoning
         self.responses = 0
+        self.last = [0, 0, 0, 0, 0]
+        self.fresh = False
+        """A new thread: its first turn writes the base instructions and the context first."""
+        self.settings: dict[str, Any] = {}
+
+    def settings_applied(self) -> None:
+        self.event("thread_settings_applied", {"thread_id": self.id, "thread_settings": self.settings})
 
     def lock(self, verb: str) -> None:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -225,7 +233,7 @@ class Thread:
             raise Exit(
                 1,
                 f"Error: thread/{verb}: thread/{verb} failed: thread {self.id} already has an active writer "
-                "(code -32600)\n",
+                "(code -32600)\n" + BACKTRACE,
             ) from None
         self.lock_fd = fd
 
@@ -259,16 +267,22 @@ class Thread:
         self.items += 1
         return f"item_{self.items - 1}"
 
-    def usage(self, input_tokens: int, output_tokens: int) -> None:
-        """One model response's usage: a ``token_usage_record`` and the running total."""
+    def usage(self, input_tokens: int, output_tokens: int, count: bool = True) -> None:
+        """One model response's ``token_usage_record``, then (now, or after a tool's output
+        with :meth:`count`) the running total in ``token_count``."""
         self.responses += 1
-        last = [input_tokens, 0, 0, output_tokens, 0]
-        self.total = [a + b for a, b in zip(self.total, last, strict=True)]
+        self.last = [input_tokens, 0, 0, output_tokens, 0]
+        self.total = [a + b for a, b in zip(self.total, self.last, strict=True)]
         self.write(
             "token_usage_record",
             {"thread_id": self.id, "session_id": self.id, "response_id": f"resp_fake_{self.responses}"},
         )
-        self.event("token_count", {"info": {"total_token_usage": _usage(self.total), "last_token_usage": _usage(last)}})
+        if count:
+            self.count()
+
+    def count(self) -> None:
+        info = {"total_token_usage": _usage(self.total), "last_token_usage": _usage(self.last)}
+        self.event("token_count", {"info": info})
 
     def stdout_usage(self) -> dict[str, int]:
         u = _usage(self.total)
@@ -321,7 +335,22 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str) -> int:
     turn_id = uuid7()
     started = int(time.time())
     thread.event("task_started", {"turn_id": turn_id, "started_at": started, "model_context_window": 258400})
+    if thread.fresh:
+        developer = "<permissions instructions>fake</permissions instructions>"
+        for role, text in (("developer", developer), ("user", ENV_CONTEXT.format(cwd=cwd))):
+            thread.write(
+                "response_item",
+                {
+                    "type": "message",
+                    "id": f"msg_{uuid7()}",
+                    "role": role,
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            )
+        thread.write("world_state", {"full": True, "state": {}})
     thread.write("turn_context", {"turn_id": turn_id, "cwd": str(cwd), "approval_policy": "never", "model": model})
+    if thread.fresh:
+        thread.settings_applied()
     thread.out({"type": "turn.started"})
     thread.write(
         "response_item",
@@ -402,7 +431,7 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str) -> int:
                     "call_id": call_id,
                 },
             )
-            thread.usage(reply_input, 1)
+            thread.usage(reply_input, 1, count=False)
             shown = f"/bin/bash -lc {_quote(command)}"
             item = {
                 "id": thread.item_id(),
@@ -412,11 +441,17 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str) -> int:
                 "exit_code": None,
                 "status": "in_progress",
             }
-            thread.out({"type": "item.started", "item": item})
             began = time.monotonic()
             state["tool"] = (call_id, began, item, command)
+            thread.out({"type": "item.started", "item": item})
             done = subprocess.run(
-                ["bash", "-c", command], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+                ["bash", "-c", command],
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                check=False,
+                start_new_session=True,  # a Ctrl-C of Codex's group reaches Codex, which ends the tool
             )
             state["tool"] = None
             output = done.stdout + done.stderr
@@ -444,6 +479,7 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str) -> int:
                 "response_item",
                 {"type": "function_call_output", "id": f"fco_{uuid7()}", "call_id": call_id, "output": result},
             )
+            thread.count()
             thread.out(
                 {
                     "type": "item.completed",
@@ -508,6 +544,7 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str) -> int:
                     "output": f"Wall time: {time.monotonic() - began:.1f} seconds\naborted by user",
                 },
             )
+            thread.count()
         thread.write(
             "response_item",
             {
@@ -518,6 +555,14 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str) -> int:
             },
         )
         thread.event("turn_aborted", {"turn_id": turn_id, "reason": "interrupted", "started_at": started})
+        if tool is not None:
+            item = {
+                "type": "CommandExecution",
+                "id": tool[0],
+                "command": ["/bin/bash", "-lc", tool[3]],
+                "exit_code": None,
+            }
+            thread.event("item_completed", {"thread_id": thread.id, "turn_id": turn_id, "item": item})
         return 1
 
 
@@ -576,21 +621,16 @@ def main(argv: list[str]) -> int:
             raise Exit(
                 1,
                 f"Error: thread/{command}: thread/{command} failed: no rollout found for thread id {target} "
-                "(code -32600)\n",
+                "(code -32600)\n" + BACKTRACE,
             )
     if command == "resume" and parent is not None:
         ordinal, total = last_ordinal_and_totals(parent)
         thread = Thread(home, str(target).lower(), parent, ordinal, json_out)
+        thread.settings = {"model": model, "model_provider_id": provider, "cwd": str(cwd)}
         thread.total = total
         thread.lock("resume")
         thread.out({"type": "thread.started", "thread_id": thread.id})
-        thread.event(
-            "thread_settings_applied",
-            {
-                "thread_id": thread.id,
-                "thread_settings": {"model": model, "model_provider_id": provider, "cwd": str(cwd)},
-            },
-        )
+        thread.settings_applied()
     else:
         thread_id = uuid7()
         local = time.localtime()
@@ -614,6 +654,7 @@ def main(argv: list[str]) -> int:
                 }
             )
         thread = Thread(home, thread_id, path, ordinal, json_out)
+        thread.settings = {"model": model, "model_provider_id": provider, "cwd": str(cwd)}
         thread.total = totals
         thread.lock("start")
         thread.out({"type": "thread.started", "thread_id": thread_id})
@@ -634,35 +675,10 @@ def main(argv: list[str]) -> int:
         )
         thread.write("session_meta", meta)
         if command == "fork":
-            thread.event(
-                "thread_settings_applied",
-                {
-                    "thread_id": thread_id,
-                    "thread_settings": {"model": model, "model_provider_id": provider, "cwd": str(cwd)},
-                },
-            )
+            thread.settings_applied()
+            thread.settings_applied()
         else:
-            thread.write(
-                "response_item",
-                {
-                    "type": "message",
-                    "id": f"msg_{uuid7()}",
-                    "role": "developer",
-                    "content": [
-                        {"type": "input_text", "text": "<permissions instructions>fake</permissions instructions>"}
-                    ],
-                },
-            )
-            thread.write(
-                "response_item",
-                {
-                    "type": "message",
-                    "id": f"msg_{uuid7()}",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": ENV_CONTEXT.format(cwd=cwd)}],
-                },
-            )
-            thread.write("world_state", {"full": True, "state": {}})
+            thread.fresh = True
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = run_turn(thread, prompt, cwd, model)
     thread.unlock()
