@@ -164,12 +164,14 @@ class CodexAgent:
         messages = self.adapter.read_messages(path, summarizer.offsets, end, 0, 10_000)
         return summarizer.summary, messages
 
-    def start(self, args: list[str], cwd: Path | str, prompt: str | bytes | None = None) -> AgentProcess:
+    def start(
+        self, args: list[str], cwd: Path | str, prompt: str | bytes | None = None, env: dict[str, str] | None = None
+    ) -> AgentProcess:
         """Start ``codex exec …`` in its own process group; ``prompt`` goes to stdin, then EOF."""
         popen = subprocess.Popen(
             [*self.argv, *args],
             cwd=str(cwd),
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdin=subprocess.PIPE if prompt is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -187,8 +189,15 @@ class CodexAgent:
         self.processes.append(process)
         return process
 
-    def run(self, args: list[str], cwd: Path | str, prompt: str | bytes | None = None, timeout: float = 90) -> AgentRun:
-        return self.start(args, cwd, prompt).finish(timeout)
+    def run(
+        self,
+        args: list[str],
+        cwd: Path | str,
+        prompt: str | bytes | None = None,
+        timeout: float = 90,
+        env: dict[str, str] | None = None,
+    ) -> AgentRun:
+        return self.start(args, cwd, prompt, env).finish(timeout)
 
     def close(self) -> None:
         for process in self.processes:

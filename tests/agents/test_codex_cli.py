@@ -256,3 +256,74 @@ def _user_prompt_on_disk(agent: CodexAgent, thread_id: str) -> bool:
         return False
     summary, _ = agent.summary(thread_id)
     return summary.ending == "prompt"
+
+
+EXEC = ["exec", "--json", "--skip-git-repo-check"]
+
+
+def test_version(codex_agent: CodexAgent, project: Path) -> None:
+    run = codex_agent.run(["--version"], project)
+    assert run.returncode == 0 and run.stdout.strip() == f"codex-cli {codex_agent.version}"
+
+
+def test_a_positional_prompt_gets_stdin_appended(codex_agent: CodexAgent, project: Path) -> None:
+    """Why the adapter passes ``-``: with a PROMPT argument, a piped stdin is added to it."""
+    run = codex_agent.run([*EXEC, "first"], project, "more")
+    thread_id, outcome = outcome_of(run)
+    assert outcome.status == "completed" and thread_id
+    assert "Reading additional input from stdin..." in run.stderr
+    _summary, messages = codex_agent.summary(thread_id)
+    assert user_texts(messages) == ["first\n\n<stdin>\nmore\n</stdin>"]
+
+
+def test_resume_by_a_name_that_is_not_an_id_starts_a_new_thread(codex_agent: CodexAgent, project: Path) -> None:
+    """Why the adapter refuses a non-UUID id: Codex looks it up as a thread name."""
+    run = codex_agent.run(["exec", "resume", "--json", "--skip-git-repo-check", "no-such-name", "-"], project, "hi")
+    thread_id, outcome = outcome_of(run)
+    assert run.returncode == 0 and outcome.status == "completed"
+    assert thread_id and thread_id != "no-such-name"
+    assert len(list(codex_agent.adapter.iter_transcripts())) == 1
+
+
+def test_sigterm_leaves_the_lock_file_unlocked(codex_agent: CodexAgent, project: Path) -> None:
+    process = codex_agent.turn(project, "slowly [[slow:30]]")
+    thread_id = process.wait_for_event(lambda e: e.get("type") == "thread.started")["thread_id"]
+    wait_until(lambda: thread_id in codex_agent.adapter.live_sessions(), what="the writer lock")
+    os.killpg(process.pid, signal.SIGTERM)
+    run = process.finish()
+    assert run.returncode == -signal.SIGTERM
+    assert codex_agent.adapter.paths.lock_path(thread_id).exists()
+    assert codex_agent.adapter.live_sessions() == {}
+    assert outcome_of(run)[1].status == "interrupted"
+
+
+def test_the_rollout_folder_and_name_are_in_local_time(codex_agent: CodexAgent, project: Path) -> None:
+    zone = "Etc/GMT-14"  # UTC+14: a different date from UTC for ten hours of each day
+    os.environ["TZ"], saved = zone, os.environ.get("TZ")
+    time.tzset()
+    try:
+        before = time.strftime("%Y/%m/%d")
+        run = codex_agent.run([*EXEC, "-"], project, "hello", env={"TZ": zone})
+        after = time.strftime("%Y/%m/%d")
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+    thread_id, _ = outcome_of(run)
+    path = codex_agent.rollout(str(thread_id))
+    assert path is not None
+    folder = path.parent.relative_to(codex_agent.codex_home / "sessions").as_posix()
+    assert folder in (before, after)
+    assert path.name.startswith(f"rollout-{folder.replace('/', '-')}T")
+
+
+def test_the_id_comes_first_and_soon(codex_agent: CodexAgent, project: Path) -> None:
+    started = time.monotonic()
+    process = codex_agent.turn(project, "hello")
+    process.wait_for_event(lambda e: e.get("type") == "thread.started", timeout=15)
+    seconds = time.monotonic() - started
+    run = process.finish()
+    assert run.events[0]["type"] == "thread.started"
+    assert seconds < 2.0, f"thread.started after {seconds:.2f} s"
