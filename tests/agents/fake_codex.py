@@ -24,6 +24,9 @@ what a session manager touches, checked against the real CLI in
 * **stdout** (``--json``): ``thread.started`` first, ``turn.started``, ``item.started`` /
   ``item.completed``, ``turn.completed`` (usage: the thread's running total) or ``error`` +
   ``turn.failed`` (exit 1).
+* **Sandbox**: ``read-only`` unless ``-s``, ``-c sandbox_mode=…`` or the bypass flag say
+  otherwise; a command that writes then fails inside the tool ("Read-only file system"):
+  ``codex exec`` never asks for approval (its approval policy is forced to ``never``).
 * **Signals**: SIGINT mid-turn writes the abort records (a ``function_call_output``
   "aborted by user" mid-tool, a ``<turn_aborted>`` user message, ``turn_aborted``) and exits 1
   with no terminal event; SIGTERM and SIGKILL end it where it is.
@@ -216,6 +219,7 @@ class Thread:
         self.responses = 0
         self.last = [0, 0, 0, 0, 0]
         self.fresh = False
+        self.last_text = ""
         """A new thread: its first turn writes the base instructions and the context first."""
         self.settings: dict[str, Any] = {}
 
@@ -329,7 +333,29 @@ def delay(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def run_turn(thread: Thread, prompt: str, cwd: Path, model: str) -> int:
+WRITES_RE = re.compile(r"(^|[;&|]\s*)(touch|mkdir|rm|mv|cp|tee)\s+(\S+)|>\s*(\S+)")
+
+
+def sandboxed(command: str, sandbox: str) -> subprocess.CompletedProcess[str] | None:
+    """What a read-only sandbox makes of a command that writes (None: let it run).
+
+    ``codex exec`` never asks for approval (its policy is forced to ``never``): a write the
+    sandbox forbids simply fails inside the tool, as the real bubblewrap sandbox does.
+    """
+    if sandbox != "read-only":
+        return None
+    match = WRITES_RE.search(command)
+    if match is None:
+        return None
+    if match.group(2):
+        verb, target = match.group(2), match.group(3)
+        message = f"{verb}: cannot touch '{target}': Read-only file system\n"
+    else:
+        message = f"bash: line 1: {match.group(4)}: Read-only file system\n"
+    return subprocess.CompletedProcess(["bash", "-c", command], 1, "", message)
+
+
+def run_turn(thread: Thread, prompt: str, cwd: Path, model: str, sandbox: str = "read-only") -> int:
     """One turn; returns the exit code (SIGINT raises :class:`Interrupted` mid-way)."""
     latency = int(os.environ.get("FAKE_CODEX_DELAY_MS", "20")) / 1000
     turn_id = uuid7()
@@ -444,7 +470,7 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str) -> int:
             began = time.monotonic()
             state["tool"] = (call_id, began, item, command)
             thread.out({"type": "item.started", "item": item})
-            done = subprocess.run(
+            done = sandboxed(command, sandbox) or subprocess.run(
                 ["bash", "-c", command],
                 cwd=cwd,
                 capture_output=True,
@@ -503,6 +529,7 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str) -> int:
                 delay(max(0.0, seconds))
                 count = max(1, round(max(0.0, seconds) / 0.25))
                 text = "".join(f"w{i} " for i in range(count)) + text
+        thread.last_text = text
         message_id = f"msg_fake_{uuid.uuid4().hex[:20]}"
         thread.event(
             "item_completed",
@@ -680,10 +707,14 @@ def main(argv: list[str]) -> int:
         else:
             thread.fresh = True
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    code = run_turn(thread, prompt, cwd, model)
+    if opts.get("bypass"):
+        sandbox = "danger-full-access"
+    else:
+        sandbox = opts.get("sandbox") or config_value(opts, home, "sandbox_mode") or "read-only"
+    code = run_turn(thread, prompt, cwd, model, sandbox)
     thread.unlock()
     if opts.get("output_last_message") and code == 0:
-        Path(opts["output_last_message"]).write_text("", encoding="utf-8")
+        Path(opts["output_last_message"]).write_text(thread.last_text, encoding="utf-8")
     return code
 
 

@@ -327,3 +327,20 @@ def test_the_id_comes_first_and_soon(codex_agent: CodexAgent, project: Path) -> 
     run = process.finish()
     assert run.events[0]["type"] == "thread.started"
     assert seconds < 2.0, f"thread.started after {seconds:.2f} s"
+
+
+@pytest.mark.parametrize(
+    ("mode", "written"),
+    [(None, False), ("plan", False), ("acceptEdits", True), ("bypassPermissions", True)],
+)
+def test_permission_mode_is_the_sandbox(
+    codex_agent: CodexAgent, project: Path, mode: str | None, written: bool
+) -> None:
+    """``codex exec`` never asks: a write outside its sandbox fails inside the tool."""
+    run = codex_agent.turn(project, "[[tool:bash:touch made-it]]", permission_mode=mode).finish()
+    thread_id, outcome = outcome_of(run)
+    assert outcome.status == "completed", run.stderr
+    assert (project / "made-it").exists() is written
+    _summary, messages = codex_agent.summary(str(thread_id))
+    result = next(b for m in messages for b in m.content if b.type == "tool_result")
+    assert ("Read-only file system" in result.text) is not written  # type: ignore[union-attr]
