@@ -90,6 +90,7 @@ def test_paths(adapter: CodexAdapter) -> None:
     assert adapter.watch_roots() == [adapter.home / "sessions", adapter.home / "thread-writer-locks"]
     assert adapter.is_liveness_path(adapter.home / "thread-writer-locks" / f"{ID}.lock")
     assert not adapter.is_liveness_path(rollout)
+    assert not adapter.is_liveness_path(adapter.home / "thread-writer-locks" / ".coordination.lock")
     assert CodexAdapter(tmp := adapter.home / "missing").live_sessions() == {} and not list(
         CodexAdapter(tmp).iter_transcripts()
     )

@@ -77,8 +77,11 @@ class CodexAdapter:
     def argv(self, turn: TurnRequest) -> list[str]:
         """``codex exec [resume|fork] --json --skip-git-repo-check [options] [<id>] -``.
 
-        The prompt is never in it: ``-`` makes Codex read the whole of stdin as the prompt.
-        Run it with the project folder as the working directory.
+        The prompt is never in it: ``-`` makes Codex read the whole of stdin as the prompt
+        (write it, then close stdin). Run it with the project folder as the working directory,
+        in its own process group, and drain stdout to the end (Codex dies of SIGPIPE).
+        ``allowed_tools`` has no ``codex exec`` equivalent and is not passed; ``codex exec``
+        never asks for approval, so ``permission_mode`` picks the sandbox instead.
         """
         argv = [*self.command.argv, "exec"]
         target: list[str] = []

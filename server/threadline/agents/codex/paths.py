@@ -77,7 +77,8 @@ class CodexPaths:
 
     # -- liveness -------------------------------------------------------------------------
     def is_liveness_path(self, path: Path) -> bool:
-        return path.parent == self.locks and path.name.endswith(LOCK_SUFFIX)
+        """A thread's writer lock (not Codex's own ``.coordination.lock``)."""
+        return path.parent == self.locks and path.name.endswith(LOCK_SUFFIX) and not path.name.startswith(".")
 
     def lock_path(self, session_id: str) -> Path:
         return self.locks / f"{session_id}{LOCK_SUFFIX}"
