@@ -27,9 +27,11 @@ what a session manager touches, checked against the real CLI in
 * **Sandbox**: ``read-only`` unless ``-s``, ``-c sandbox_mode=…`` or the bypass flag say
   otherwise; a command that writes then fails inside the tool ("Read-only file system"):
   ``codex exec`` never asks for approval (its approval policy is forced to ``never``).
-* **Signals**: SIGINT mid-turn writes the abort records (a ``function_call_output``
-  "aborted by user" mid-tool, a ``<turn_aborted>`` user message, ``turn_aborted``) and exits 1
-  with no terminal event; SIGTERM and SIGKILL end it where it is.
+* **Signals**: SIGINT before ``thread.started`` kills it (no output); between
+  ``thread.started`` and the running turn it is ignored (the turn completes); mid-turn it
+  writes the abort records (a ``function_call_output`` "aborted by user" mid-tool, a
+  ``<turn_aborted>`` user message, ``turn_aborted``) and exits 1 with no terminal event.
+  SIGTERM and SIGKILL end it where it is.
 
 Scenario markers in the prompt are those of ``responses_stub.py``: ``[[tool:bash:CMD]]``,
 ``[[slow:N]]``, ``[[http500]]``, ``[[thinking]]``. ``FAKE_CODEX_DELAY_MS`` (default 20) is the
@@ -615,6 +617,7 @@ def read_prompt(positional: str | None) -> str:
 
 
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # before the thread opens, a Ctrl-C just kills it
     if argv[:1] in (["--version"], ["-V"]):
         sys.stdout.write(f"codex-cli {VERSION}\n")
         return 0
@@ -656,6 +659,7 @@ def main(argv: list[str]) -> int:
         thread.settings = {"model": model, "model_provider_id": provider, "cwd": str(cwd)}
         thread.total = total
         thread.lock("resume")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the turn runs, as the real one
         thread.out({"type": "thread.started", "thread_id": thread.id})
         thread.settings_applied()
     else:
@@ -684,6 +688,7 @@ def main(argv: list[str]) -> int:
         thread.settings = {"model": model, "model_provider_id": provider, "cwd": str(cwd)}
         thread.total = totals
         thread.lock("start")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the turn runs, as the real one
         thread.out({"type": "thread.started", "thread_id": thread_id})
         if opts.get("ephemeral"):
             thread.path = Path(os.devnull)

@@ -344,3 +344,16 @@ def test_permission_mode_is_the_sandbox(
     _summary, messages = codex_agent.summary(str(thread_id))
     result = next(b for m in messages for b in m.content if b.type == "tool_result")
     assert ("Read-only file system" in result.text) is not written  # type: ignore[union-attr]
+
+
+def test_a_sigint_before_the_turn_runs_is_ignored(codex_agent: CodexAgent, project: Path) -> None:
+    """Why a cancel must escalate: right after ``thread.started`` Codex ignores SIGINT."""
+    process = codex_agent.turn(project, "soon [[slow:1]]")
+    process.wait_for_event(lambda e: e.get("type") == "thread.started")
+    os.killpg(process.pid, signal.SIGINT)
+    run = process.finish()
+    assert run.returncode == 0
+    thread_id, outcome = outcome_of(run)
+    assert outcome.status == "completed"
+    assert outcome_of(run, cancelled=True)[1].status == "cancelled"
+    assert codex_agent.summary(str(thread_id))[0].ending == "reply"
