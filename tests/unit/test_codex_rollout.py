@@ -297,3 +297,35 @@ def test_an_empty_or_unfinished_file(tmp_path: Path) -> None:
     partial.write_bytes(rollout("hello+resume").read_bytes()[:5000])
     summarizer, end = summarize_file(partial)
     assert end < 5000 and summarizer.summary.session_id is not None
+
+
+def test_usage_is_the_difference_of_running_totals_with_cache_apart() -> None:
+    def count(total: tuple[int, int, int, int], last: tuple[int, int, int, int]) -> dict[str, Any]:
+        def usage(n: tuple[int, int, int, int]) -> dict[str, int]:
+            keys = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens")
+            return dict(zip(keys, n, strict=True))
+
+        info = {"total_token_usage": usage(total), "last_token_usage": usage(last)}
+        return {
+            "timestamp": "2026-11-30T08:00:00.000Z",
+            "type": "event_msg",
+            "payload": {"type": "token_count", "info": info},
+        }
+
+    summarizer = CodexSummarizer()
+    for offset, record in enumerate(
+        [
+            count((5000, 4000, 0, 10), (1000, 600, 0, 4)),  # a fork: the total includes the parent's
+            count((5000, 4000, 0, 10), (1000, 600, 0, 4)),  # the same total again (a rate-limit update)
+            {
+                "timestamp": "2026-11-30T08:00:00.000Z",
+                "type": "event_msg",
+                "payload": {"type": "token_count", "info": None},
+            },
+            count((7000, 5500, 100, 30), (2000, 1500, 100, 20)),
+        ]
+    ):
+        summarizer.add(record, offset)
+    s = summarizer.summary
+    # input excludes the cached part (as Claude's does): (1000-600) + (2000-1500)
+    assert (s.input_tokens, s.cache_read_tokens, s.cache_creation_tokens, s.output_tokens) == (900, 2100, 100, 24)
