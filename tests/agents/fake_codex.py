@@ -35,7 +35,8 @@ what a session manager touches, checked against the real CLI in
 
 Scenario markers in the prompt are those of ``responses_stub.py``: ``[[tool:bash:CMD]]``,
 ``[[slow:N]]``, ``[[http500]]``, ``[[thinking]]``. ``FAKE_CODEX_DELAY_MS`` (default 20) is the
-"model" latency per response.
+"model" latency per response, ``FAKE_CODEX_START_MS`` (default 25) the time from
+``thread.started`` to the running turn.
 """
 
 from __future__ import annotations
@@ -379,6 +380,14 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str, sandbox: str = 
     thread.write("turn_context", {"turn_id": turn_id, "cwd": str(cwd), "approval_policy": "never", "model": model})
     if thread.fresh:
         thread.settings_applied()
+    state: dict[str, Any] = {"tool": None, "armed": False, "pending": False}
+
+    def abort(_signum: int, _frame: Any) -> None:
+        if state["armed"]:
+            raise Interrupted
+        state["pending"] = True  # the prompt is being recorded: abort right after
+
+    signal.signal(signal.SIGINT, abort)
     thread.out({"type": "turn.started"})
     thread.write(
         "response_item",
@@ -401,14 +410,12 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str, sandbox: str = 
             },
         },
     )
-    state: dict[str, Any] = {"tool": None}
-
-    def abort(_signum: int, _frame: Any) -> None:
-        raise Interrupted
-
-    signal.signal(signal.SIGINT, abort)
     try:
+        state["armed"] = True
+        if state["pending"]:
+            raise Interrupted
         markers = {m.group(1): m.group(2) for m in MARKER_RE.finditer(prompt)}
+        state["streaming"] = True  # a model request is in flight
         delay(latency)
         if "http500" in markers:
             thread.out({"type": "error", "message": HIGH_DEMAND})
@@ -562,6 +569,9 @@ def run_turn(thread: Thread, prompt: str, cwd: Path, model: str, sandbox: str = 
     except Interrupted:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         tool = state["tool"]
+        if tool is None and state.get("streaming"):
+            # A cut stream leaves a count without usage (only the rate limits), as the real one.
+            thread.event("token_count", {"info": None, "rate_limits": {"limit_id": "codex", "primary": None}})
         if tool is not None:
             call_id, began, _item, _command = tool
             thread.write(
@@ -716,6 +726,8 @@ def main(argv: list[str]) -> int:
         sandbox = "danger-full-access"
     else:
         sandbox = opts.get("sandbox") or config_value(opts, home, "sandbox_mode") or "read-only"
+    # The real one starts the turn 20-50 ms after thread.started; a SIGINT meanwhile is ignored.
+    time.sleep(int(os.environ.get("FAKE_CODEX_START_MS", "25")) / 1000)
     code = run_turn(thread, prompt, cwd, model, sandbox)
     thread.unlock()
     if opts.get("output_last_message") and code == 0:

@@ -346,14 +346,18 @@ def test_permission_mode_is_the_sandbox(
     assert ("Read-only file system" in result.text) is not written  # type: ignore[union-attr]
 
 
-def test_a_sigint_before_the_turn_runs_is_ignored(codex_agent: CodexAgent, project: Path) -> None:
-    """Why a cancel must escalate: right after ``thread.started`` Codex ignores SIGINT."""
+def test_a_sigint_right_after_the_id_is_ignored_or_aborts_the_turn(codex_agent: CodexAgent, project: Path) -> None:
+    """Why a cancel must escalate: for the first ~20-50 ms after ``thread.started`` (until
+    the turn runs) Codex ignores SIGINT and completes the turn; later it aborts it. Which
+    one happens is a race; either way Codex ends the turn in order, never dies of it."""
     process = codex_agent.turn(project, "soon [[slow:1]]")
     process.wait_for_event(lambda e: e.get("type") == "thread.started")
     os.killpg(process.pid, signal.SIGINT)
     run = process.finish()
-    assert run.returncode == 0
     thread_id, outcome = outcome_of(run)
-    assert outcome.status == "completed"
+    ending = codex_agent.summary(str(thread_id))[0].ending
+    assert (run.returncode, outcome.status, ending) in (
+        (0, "completed", "reply"),
+        (1, "interrupted", "interrupted"),
+    )
     assert outcome_of(run, cancelled=True)[1].status == "cancelled"
-    assert codex_agent.summary(str(thread_id))[0].ending == "reply"
