@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: lint, types, the fast tier (unit + end-to-end
 # over stdio with the fake agent), the real Claude Code CLI (two pinned versions, offline
-# against a loopback Messages-API stub), and the VS Code extension (unit + a real VS Code).
+# against a loopback Messages-API stub), the real Codex CLI (two pinned versions, offline
+# against a loopback Responses-API stub), and the VS Code extension (unit + a real VS Code).
 # Set SKIP_REAL_AGENT=1 or SKIP_EXTENSION=1 to leave a tier out locally. The summary at the
 # end names every tier left out and every test skipped; in CI (CI=true) any of them fails
 # the run.
@@ -35,7 +36,16 @@ if [ "${SKIP_REAL_AGENT:-0}" != 1 ]; then
     || failed+=("claude install")
   for version in 2.1.197 2.1.329; do
     step "real Claude Code CLI $version"
-    THREADLINE_CLAUDE_VERSION=$version tests "real-$version" -m real_agent || failed+=("real_agent $version")
+    THREADLINE_CLAUDE_VERSION=$version tests "real-$version" -m "real_agent and not codex" || failed+=("real_agent $version")
+  done
+
+  step "installing the pinned Codex CLIs (npm, into .cache/codex/)"
+  $py -c 'from tests.agents.codex_fixtures import real_codex_binary as r; [print(r(v)) for v in ("0.171.0", "0.169.0")]' \
+    || failed+=("codex install")
+  for version in 0.171.0 0.169.0; do
+    step "real Codex CLI $version"
+    THREADLINE_REQUIRE_AGENTS=1 THREADLINE_CODEX_VERSION=$version tests "codex-$version" -m "real_agent and codex" \
+      || failed+=("real codex $version")
   done
 else
   skipped_tiers+=("real Claude Code CLIs (SKIP_REAL_AGENT=1)")
