@@ -63,8 +63,7 @@ def user_prompts(contents: list[dict[str, Any]]) -> list[str]:
             for p in content.get("parts") or []
             if isinstance(p, dict) and isinstance(p.get("text"), str) and not p["text"].startswith(R.SESSION_CONTEXT)
         ]
-        if texts:
-            prompts.append(texts[-1])
+        prompts.extend(texts)  # a dangling prompt and the next one may share one content
     return prompts
 
 

@@ -107,4 +107,4 @@ class GeminiAdapter:
         return env
 
     def new_monitor(self) -> GeminiTurnMonitor:
-        return GeminiTurnMonitor()
+        return GeminiTurnMonitor(self.paths)

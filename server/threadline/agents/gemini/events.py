@@ -8,19 +8,23 @@ decides, never the exit code alone: on SIGINT or SIGTERM Gemini exits 0 **withou
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import orjson
 
 from threadline.agents.base import TurnOutcome
-from threadline.agents.gemini.chat import APPROVAL_TOOLS, one_line
+from threadline.agents.gemini.chat import APPROVAL_TOOLS, fold_file, is_stray, one_line
+from threadline.agents.gemini.paths import GeminiPaths
 from threadline.protocol import Usage
 
 
 class GeminiTurnMonitor:
     """Implements ``TurnMonitor`` (ADAPTER.md) for Gemini CLI."""
 
-    def __init__(self) -> None:
+    def __init__(self, paths: GeminiPaths | None = None) -> None:
+        self.paths = paths
+        self.started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         self.session_id: str | None = None
         self.streaming_text: str | None = None
         """Assistant text streamed in this model call and not yet in the chat file."""
@@ -76,6 +80,15 @@ class GeminiTurnMonitor:
             if exit_code > 0:
                 reason = _stderr_reason(stderr_tail) or f"Gemini CLI exited with code {exit_code} without a result."
                 return TurnOutcome("failed", last_error=reason)
+            if exit_code == 0:
+                # Exit 0 without a result: a SIGINT / SIGTERM, or a finished turn whose last
+                # stdout lines Node dropped at exit (seen after a ~1 MB prompt echo). The chat
+                # file tells them apart: a reply written during this turn means it finished.
+                ending = self._ending_on_disk()
+                if ending in ("reply", "waiting"):
+                    return TurnOutcome("completed" if ending == "reply" else "waiting_for_input")
+                if ending == "api_error":
+                    return TurnOutcome("failed", last_error=self.last_error or "The turn ended in an error.")
             how = "ended without a result" if exit_code == 0 else f"was ended by signal {-exit_code}"
             return TurnOutcome("interrupted", last_error=f"The Gemini CLI process {how}.")
         if result.get("status") != "success":
@@ -89,6 +102,23 @@ class GeminiTurnMonitor:
         if self.denied:
             return TurnOutcome("waiting_for_input", usage=usage)
         return TurnOutcome("completed", usage=usage)
+
+    def _ending_on_disk(self) -> str | None:
+        """How this session's chat ends, if it changed during this turn (else None)."""
+        if self.paths is None or self.session_id is None:
+            return None
+        for path in self.paths.chats_of(self.session_id):
+            try:
+                fold = fold_file(path)
+            except OSError:
+                continue
+            summary = fold.summary()
+            if summary.session_id != self.session_id or is_stray(summary):
+                continue
+            if summary.updated_at is None or summary.updated_at < self.started_at:
+                return None
+            return summary.ending
+        return None
 
 
 def _usage(result: dict[str, Any] | None) -> Usage | None:
@@ -113,6 +143,6 @@ def _stderr_reason(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith(("at ", "Warning: 256-color", "[STARTUP]"))]
     for line in reversed(lines):
-        if line.startswith(("Error", "Invalid", "Gemini CLI is not running")) or "rror" in line.split(":")[0]:
+        if line.startswith(("Error", "Invalid", "Gemini CLI is not running", "Please set an Auth")):
             return one_line(line, 500)
     return one_line(lines[-1], 500) if lines else ""

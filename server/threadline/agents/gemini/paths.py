@@ -67,6 +67,11 @@ class GeminiPaths:
             found.extend(Path(e.path) for e in entries if CHAT_RE.match(e.name) and e.is_file())
         return found
 
+    def chats_of(self, session_id: str) -> list[Path]:
+        """Chat files whose name fits ``session_id`` (the name holds its first 8 characters)."""
+        suffix = f"-{session_id[:8]}.jsonl"
+        return [path for path in self.iter_chats() if path.name.endswith(suffix)]
+
 
 def project_root_of(chat: Path) -> str | None:
     """The project root Gemini recorded beside a chat (``tmp/<slug>/.project_root``)."""
