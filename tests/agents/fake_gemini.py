@@ -107,8 +107,7 @@ def parse(argv: list[str]) -> dict[str, Any]:
         i += 1
     given = [k for k in ("resume", "session_id", "session_file") if k in args]
     if len(given) > 1:
-        names = {"resume": "resume", "session_id": "session-id", "session_file": "session-file"}
-        fail(f"Arguments {names[given[0]]} and {names[given[1]]} are mutually exclusive", 1, True)
+        fail("The flags --resume, --session-id, and --session-file are mutually exclusive. Please provide only one.", 1)
     if "session_id" in args and not SESSION_ID_RE.fullmatch(args["session_id"] or ""):
         fail(
             f'Invalid session ID "{args["session_id"]}": Only alphanumeric characters, dashes, and'
@@ -347,6 +346,8 @@ class Turn:
         resume = self.args.get("resume")
         if resume is not None:
             found = store.find(resume) if resume else None
+            if found is None and not store.sessions():
+                fail("Error resuming session: No previous sessions found for this project.", 42)
             if found is None:
                 fail(
                     f'Error resuming session: Invalid session identifier "{resume}".\n'
