@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: lint, types, the fast tier (unit + end-to-end
 # over stdio with the fake agent), the real Claude Code CLI (two pinned versions, offline
-# against a loopback Messages-API stub), and the VS Code extension (unit + a real VS Code).
+# against a loopback Messages-API stub), the real Gemini CLI (offline against a loopback
+# Gemini-API stub), and the VS Code extension (unit + a real VS Code).
 # Set SKIP_REAL_AGENT=1 or SKIP_EXTENSION=1 to leave a tier out locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +26,14 @@ if [ "${SKIP_REAL_AGENT:-0}" != 1 ]; then
     || failed+=("claude install")
   for version in 2.1.197 2.1.329; do
     step "real Claude Code CLI $version"
-    THREADLINE_CLAUDE_VERSION=$version $py -m pytest -q -m real_agent || failed+=("real_agent $version")
+    THREADLINE_CLAUDE_VERSION=$version $py -m pytest -q -m "real_agent and not gemini" || failed+=("real_agent $version")
   done
+  step "installing the pinned Gemini CLI (npm, into .cache/gemini/)"
+  $py -c 'from tests.agents.gemini_fixtures import real_gemini_binary as r; print(r("0.61.0"))' \
+    || failed+=("gemini install")
+  step "real Gemini CLI 0.61.0"
+  THREADLINE_REQUIRE_AGENTS=1 THREADLINE_GEMINI_VERSION=0.61.0 $py -m pytest -q -m "real_agent and gemini" \
+    || failed+=("real_agent gemini 0.61.0")
 fi
 
 if [ "${SKIP_EXTENSION:-0}" != 1 ]; then
