@@ -458,7 +458,11 @@ class Turn:
             )
             self.finish("error", {"type": "unknown", "message": "Model stream ended without a finish reason."})
             return 0
-        return self.reply(chat, self.reply_text + text)
+        thoughts = []
+        if "thinking" in markers:
+            description = f"thinking about: {R.quote(self.prompt)}"
+            thoughts.append({"subject": R.THOUGHT_SUBJECT, "description": description, "timestamp": now()})
+        return self.reply(chat, self.reply_text + text, thoughts)
 
     def tokens(self, output: int) -> dict[str, int]:
         size = sum(len(json.dumps(m)) for m in self.history)
@@ -474,7 +478,7 @@ class Turn:
             "total": prompt_tokens + output,
         }
 
-    def reply(self, chat: Chat, text: str) -> int:
+    def reply(self, chat: Chat, text: str, thoughts: list[dict[str, Any]] | None = None) -> int:
         streamed = self.reply_text
         rest = text[len(streamed) :] if streamed and text.startswith(streamed) else text
         for piece in split3(rest):
@@ -485,7 +489,7 @@ class Turn:
             "timestamp": now(),
             "type": "gemini",
             "content": text,
-            "thoughts": [],
+            "thoughts": thoughts or [],
             "tokens": self.tokens(1 + len(text) // 16),
             "model": self.model,
         }

@@ -12,6 +12,8 @@ scenario, so one prompt drives the fake and the real CLI alike:
     words ``w0 w1 …`` streamed over N seconds (default 20), then the plain reply.
 ``[[http500]]``
     HTTP 500 with a Google-style error body.
+``[[thinking]]``
+    a thought part (``thought: true``) before the reply.
 ``[[nofinish]]``
     a stream that ends without ``finishReason``.
 
@@ -51,6 +53,14 @@ def quote(prompt: str) -> str:
 
 def plain_reply(prompt: str, turn: int) -> str:
     return f"stub reply #{turn} to: {quote(prompt)}"
+
+
+THOUGHT_SUBJECT = "Stub plan"
+
+
+def thought_text(prompt: str) -> str:
+    """A thought part's text as models send it: a bold subject line, then the description."""
+    return f"**{THOUGHT_SUBJECT}**\n\nthinking about: {quote(prompt)}"
 
 
 def tool_call(spec: str | None) -> tuple[str, dict[str, Any]]:

@@ -107,6 +107,8 @@ def plan_reply(body: dict[str, Any]) -> Reply:
         name, args = R.tool_call(markers["tool"])
         reply.parts.append({"functionCall": {"name": name, "args": args}})
         return reply
+    if "thinking" in markers:
+        reply.parts.append({"text": R.thought_text(prompt), "thought": True})
     final = R.plain_reply(prompt, len(prompts))
     if "slow" in markers:
         reply.slow_seconds, reply.slow_words = R.slow_words(markers["slow"])
@@ -355,7 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _Stopping
             pieces: list[list[dict[str, Any]]] = []
             for part in reply.parts:
-                if "text" in part:
+                if "text" in part and not part.get("thought"):
                     pieces.extend([{"text": t}] for t in _split3(part["text"]))
                 else:
                     pieces.append([part])

@@ -95,6 +95,16 @@ def test_a_tool_call_is_a_tool_use_and_a_tool_result(gemini_agent: GeminiAgent, 
     assert summary.ending == "reply"
 
 
+def test_thoughts_are_thinking_blocks(gemini_agent: GeminiAgent, cwd: Path) -> None:
+    session_id = sid()
+    run, outcome = run_turn(gemini_agent, cwd, "[[thinking]] plan it", session_id, model=FAST_MODEL)
+    assert outcome.status == "completed", run.stderr
+    path, _ = session_chat(gemini_agent, session_id)
+    reply = messages_of(path)[1]
+    assert [b.type for b in reply.content] == ["thinking", "text"]
+    assert reply.content[0].text == "Stub plan\nthinking about: [[thinking]] plan it"  # type: ignore[union-attr]
+
+
 def test_a_refused_shell_tool_waits_for_the_user(gemini_agent: GeminiAgent, cwd: Path) -> None:
     session_id = sid()
     run, outcome = run_turn(gemini_agent, cwd, "[[tool:shell:touch made-by-tool]]", session_id, model=FAST_MODEL)

@@ -94,6 +94,10 @@ def tool_turn(agent: GeminiAgent, session_id: str) -> list[AgentRun]:
     return [run_turn(agent, project(agent), "[[tool]]", session_id)[0]]
 
 
+def thinking(agent: GeminiAgent, session_id: str) -> list[AgentRun]:
+    return [run_turn(agent, project(agent), "[[thinking]] plan it", session_id, model=FAST_MODEL)[0]]
+
+
 def http_500(agent: GeminiAgent, session_id: str) -> list[AgentRun]:
     return [run_turn(agent, project(agent), "[[http500]]", session_id, model=FAST_MODEL)[0]]
 
@@ -117,6 +121,7 @@ def kill_then_resume(agent: GeminiAgent, session_id: str) -> list[AgentRun]:
 SCENARIOS: dict[str, Scenario] = {
     "hello then resume": hello_then_resume,
     "tool": tool_turn,
+    "thinking": thinking,
     "http 500": http_500,
     "refused shell": refused_shell,
     "sigint then resume": sigint_then_resume,
