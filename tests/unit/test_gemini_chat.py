@@ -245,3 +245,21 @@ def test_a_torn_or_corrupt_line_is_skipped_and_end_cuts_at_a_whole_line(tmp_path
     assert [t for _, t in texts(path)] == ["text:hi"]
     assert read_messages(path, (), len(path.read_bytes()) - 3, 0, 10)[0].id == "u"
     assert read_messages(path, (), 10, 0, 10) == []
+
+
+def test_a_long_chat_folds_in_linear_time(tmp_path: Path) -> None:
+    """4,000 messages (8,000 records, 2 MB): one pass, and the summary read per record."""
+    import time
+
+    records: list[dict[str, object]] = [header()]
+    for n in range(2000):
+        records.append({"id": f"u{n}", "type": "user", "content": [{"text": f"prompt {n} " * 20}]})
+        records.append({"$set": {"lastUpdated": f"2026-01-01T00:00:{n % 60:02d}Z"}})
+        records.append({"id": f"g{n}", "type": "gemini", "content": f"reply {n} " * 50, "tokens": {"input": 3}})
+    path = write(tmp_path / "long.jsonl", records)
+    started = time.perf_counter()
+    summarizer = ChatSummarizer(path)
+    for record, offset in iter_records(path.read_bytes()):
+        summarizer.add(record, offset)
+    assert summarizer.summary.message_count == 4000 and summarizer.summary.input_tokens == 6000
+    assert time.perf_counter() - started < 3  # about 0.2 s; quadratic was 6 s

@@ -203,7 +203,8 @@ class ChatFold:
             self.updated_at = state["updated_at"]
             self.failed = state["failed"]
             self.after_header = state["after_header"]
-            self.seen = {k: dict(v) for k, v in state["seen"].items()}
+            self.seen = {e["id"]: e for e in self.entries}
+            self.seen.update((k, dict(v)) for k, v in state["seen"].items())
 
     def state(self) -> dict[str, Any]:
         return {
@@ -216,7 +217,7 @@ class ChatFold:
             "updated_at": self.updated_at,
             "failed": self.failed,
             "after_header": self.after_header,
-            "seen": self.seen,
+            "seen": {k: v for k, v in self.seen.items() if k not in self.index},
         }
 
     def _touch(self, index: int) -> None:
@@ -417,27 +418,36 @@ def _merge_raw(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------- summarizer
 class ChatSummarizer:
-    """Implements the ``Summarizer`` protocol of ADAPTER.md for one Gemini chat file."""
+    """Implements the ``Summarizer`` protocol of ADAPTER.md for one Gemini chat file.
+
+    ``summary`` and ``offsets`` are computed when read (a record may change any message, so
+    they are a pass over the messages: read them once per batch of records, not per record).
+    """
 
     def __init__(self, path: Path | None = None, state: dict[str, Any] | None = None) -> None:
         self._fold = ChatFold(state=state.get("fold") if state else None)
-        self._hint = project_root_of(path) if path is not None and not state else None
-        self.summary = Summary()
-        self.offsets: list[int] = []
-        self._refresh()
+        self._hint = state.get("hint") if state else (project_root_of(path) if path is not None else None)
+        self._summary: Summary | None = None
 
     def add(self, record: dict[str, Any], offset: int) -> None:
         self._fold.add(record, offset)
-        self._refresh()
+        self._summary = None
 
-    def _refresh(self) -> None:
-        fold = self._fold
-        self.summary = fold.summary()
-        if self.summary.cwd is None and self._hint is not None:
-            wanted = fold.meta.get("projectHash")
-            if not isinstance(wanted, str) or wanted == project_hash(self._hint):
-                self.summary.cwd = self._hint
-        self.offsets = [entry["offset"] for entry in fold.entries]
+    @property
+    def summary(self) -> Summary:
+        if self._summary is None:
+            fold = self._fold
+            summary = fold.summary()
+            if summary.cwd is None and self._hint is not None:
+                wanted = fold.meta.get("projectHash")
+                if not isinstance(wanted, str) or wanted == project_hash(self._hint):
+                    summary.cwd = self._hint
+            self._summary = summary
+        return self._summary
+
+    @property
+    def offsets(self) -> list[int]:
+        return [entry["offset"] for entry in self._fold.entries]
 
     def take_touched(self) -> int | None:
         touched, self._fold.touched = self._fold.touched, None
@@ -448,7 +458,7 @@ class ChatSummarizer:
         return texts
 
     def state(self) -> dict[str, Any]:
-        return {"fold": self._fold.state()}
+        return {"fold": self._fold.state(), "hint": self._hint}
 
 
 # -------------------------------------------------------------------------- messages
