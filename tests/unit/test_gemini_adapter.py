@@ -81,9 +81,12 @@ def test_paths(tmp_path: Path) -> None:
     good = chats / "session-2026-11-30T08-41-021f0f91.jsonl"
     good.write_text("")
     (chats / "notes.jsonl").write_text("")
+    subagent = chats / "021f0f91-3723-4b80-a78b-98a76aecaadd" / "b5e6c1d2-0000-4000-8000-000000000001.jsonl"
+    subagent.parent.mkdir()
+    subagent.write_text("")  # a subagent's chat: chats/<parent id>/<id>.jsonl
     (chats.parent / "logs.json").write_text("")
     assert paths.iter_chats() == [good]
-    assert paths.is_chat(good) and not paths.is_chat(chats / "notes.jsonl")
+    assert paths.is_chat(good) and not paths.is_chat(chats / "notes.jsonl") and not paths.is_chat(subagent)
     assert not paths.is_chat(tmp_path / "session-2026-11-30T08-41-021f0f91.jsonl")
     assert paths.chats_of("021f0f91-3723-4b80-a78b-98a76aecaadd") == [good]
     assert [slugify(p) for p in ("/a/projA", "/a/My Project!", "/a/---", "/")] == [

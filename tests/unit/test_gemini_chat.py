@@ -248,7 +248,7 @@ def test_a_torn_or_corrupt_line_is_skipped_and_end_cuts_at_a_whole_line(tmp_path
 
 
 def test_a_long_chat_folds_in_linear_time(tmp_path: Path) -> None:
-    """4,000 messages (8,000 records, 2 MB): one pass, and the summary read per record."""
+    """4,000 messages (6,000 records, 2 MB) fold in one linear pass."""
     import time
 
     records: list[dict[str, object]] = [header()]

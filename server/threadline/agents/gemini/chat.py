@@ -388,7 +388,7 @@ class ChatFold:
     def summary(self) -> Summary:
         summary = Summary(
             session_id=self.meta.get("sessionId") if isinstance(self.meta.get("sessionId"), str) else None,
-            cwd=self.cwd,
+            cwd=self.cwd or _first_directory(self.meta.get("directories")),
             created_at=self.created_at,
             updated_at=self.updated_at or self.created_at,
             first_prompt=self.first_prompt,
@@ -406,6 +406,13 @@ class ChatFold:
                 summary.model = entry["model"]
         summary.ending, summary.ending_error = self.ending()
         return summary
+
+
+def _first_directory(value: Any) -> str | None:
+    """The first of a chat's ``directories`` (written for subagents and extra workspaces)."""
+    if isinstance(value, list) and value and isinstance(value[0], str) and value[0].startswith("/"):
+        return value[0]
+    return None
 
 
 def _merge_raw(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,8 @@
 and ``<slug>`` the project folder's basename, slugified, ``-1``/``-2``… on collision. The slug
 is lossy and the file name holds only 8 characters of the id, so a chat's session id and
 project are read from its records, never from its path. ``tmp/<slug>/.project_root`` holds the
-project's absolute path (Gemini's own marker), a fallback when the records lack it.
+project's absolute path (Gemini's own marker), a fallback when the records lack it. A
+subagent's chat is ``chats/<parent id>/<id>.jsonl``: part of its parent's turn, not a session.
 """
 
 from __future__ import annotations
