@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -58,3 +60,39 @@ def test_only_loopback_connections(real_gemini: GeminiAgent, strace: str, tmp_pa
     assert real_gemini.stub is not None
     actions = [e["action"] for e in real_gemini.stub.requests]
     assert actions.count("generateContent") == 2 and actions.count("streamGenerateContent") == 3  # router + turns
+
+
+def children(pid: int) -> list[str]:
+    """Command lines of the processes whose parent is ``pid``."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(cmdline)
+    return out
+
+
+@pytest.mark.parametrize("relaunch", [False, True])
+def test_no_relaunch_keeps_the_turn_in_the_process_we_started(
+    real_gemini: GeminiAgent, tmp_path: Path, relaunch: bool
+) -> None:
+    """With ``GEMINI_CLI_NO_RELAUNCH=true`` (the adapter's env) the spawned process runs the
+    turn itself; without it, it re-spawns itself as a child node process, which a signal to
+    the parent alone would miss."""
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    if relaunch:  # any value of the variable turns the relaunch off: leave it out
+        real_gemini.env = {k: v for k, v in real_gemini.env.items() if k != "GEMINI_CLI_NO_RELAUNCH"}
+    process = real_gemini.start(["-o", "stream-json"], cwd, "[[slow:30]]")
+    process.wait_for_event(lambda e: e.get("type") == "message" and e.get("role") == "assistant", timeout=90)
+    node_children = [c for c in children(process.pid) if "gemini" in c]
+    os.killpg(process.pid, signal.SIGINT)
+    run = process.finish(60)
+    assert run.returncode == 0
+    assert bool(node_children) == relaunch, node_children
