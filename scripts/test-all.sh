@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh clone: lint, types, the fast tier (unit + end-to-end
 # over stdio with the fake agent), the real Claude Code CLI (two pinned versions, offline
 # against a loopback Messages-API stub), the real Codex CLI (two pinned versions, offline
-# against a loopback Responses-API stub), and the VS Code extension (unit + a real VS Code).
+# against a loopback Responses-API stub), the real Gemini CLI (offline against a loopback
+# Gemini-API stub), and the VS Code extension (unit + a real VS Code).
 # Set SKIP_REAL_AGENT=1 or SKIP_EXTENSION=1 to leave a tier out locally. The summary at the
 # end names every tier left out and every test skipped; in CI (CI=true) any of them fails
 # the run.
@@ -36,7 +37,7 @@ if [ "${SKIP_REAL_AGENT:-0}" != 1 ]; then
     || failed+=("claude install")
   for version in 2.1.197 2.1.329; do
     step "real Claude Code CLI $version"
-    THREADLINE_CLAUDE_VERSION=$version tests "real-$version" -m "real_agent and not codex" || failed+=("real_agent $version")
+    THREADLINE_CLAUDE_VERSION=$version tests "real-$version" -m "real_agent and not codex and not gemini" || failed+=("real_agent $version")
   done
 
   step "installing the pinned Codex CLIs (npm, into .cache/codex/)"
@@ -47,8 +48,15 @@ if [ "${SKIP_REAL_AGENT:-0}" != 1 ]; then
     THREADLINE_REQUIRE_AGENTS=1 THREADLINE_CODEX_VERSION=$version tests "codex-$version" -m "real_agent and codex" \
       || failed+=("real codex $version")
   done
+
+  step "installing the pinned Gemini CLI (npm, into .cache/gemini/)"
+  $py -c 'from tests.agents.gemini_fixtures import real_gemini_binary as r; print(r("0.61.0"))' \
+    || failed+=("gemini install")
+  step "real Gemini CLI 0.61.0"
+  THREADLINE_REQUIRE_AGENTS=1 THREADLINE_GEMINI_VERSION=0.61.0 tests "gemini-0.61.0" -m "real_agent and gemini" \
+    || failed+=("real_agent gemini 0.61.0")
 else
-  skipped_tiers+=("real Claude Code CLIs (SKIP_REAL_AGENT=1)")
+  skipped_tiers+=("real agent CLIs (SKIP_REAL_AGENT=1)")
 fi
 
 if [ "${SKIP_EXTENSION:-0}" != 1 ]; then
