@@ -21,6 +21,9 @@ def private_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     """Every test gets its own session catalog (servers and CLIs it starts inherit it)."""
     folder = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("THREADLINE_CACHE_DIR", str(folder))
+    # Nor does a test read the Codex or Gemini history of whoever runs it.
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path_factory.mktemp("codex-home")))
+    monkeypatch.setenv("GEMINI_CLI_HOME", str(tmp_path_factory.mktemp("gemini-home")))
     return folder
 
 

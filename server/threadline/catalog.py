@@ -477,6 +477,10 @@ class Catalog:
             values.frombytes(data)
         return list(values[start - base : stop - base])
 
+    def offsets_of(self, file_id: int, count: int) -> MessageOffsets:
+        """Every Message's start offset of one file, read from the catalog as indexed."""
+        return MessageOffsets(self, file_id, count)
+
     def remove_file(self, path: str) -> str | None:
         """Forget a transcript that is gone; returns its session id."""
         with self.transaction() as conn:
@@ -693,6 +697,39 @@ class Catalog:
         query = " AND ".join('"' + g.replace('"', '""') + '"' for g in picked)
         rows = self.conn.execute("SELECT rowid FROM search WHERE search MATCH ?", (query,))
         return {r[0] >> CHUNK_BITS for r in rows}
+
+
+class MessageOffsets(Sequence[int]):
+    """A file's Message start offsets as a sequence that reads only the blocks it is asked
+    for: a page of a 300 MB transcript costs one or two small queries."""
+
+    def __init__(self, catalog: Catalog, file_id: int, count: int) -> None:
+        self._catalog = catalog
+        self._file_id = file_id
+        self._count = count
+        self._blocks: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _at(self, index: int) -> int:
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        block, within = divmod(index, OFFSETS_PER_BLOCK)
+        values = self._blocks.get(block)
+        if values is None:
+            start = block * OFFSETS_PER_BLOCK
+            values = self._blocks[block] = self._catalog.offsets(
+                self._file_id, start, min(self._count, start + OFFSETS_PER_BLOCK)
+            )
+        return values[within]
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(self._count))]
+        return self._at(index)
 
 
 def _session_row(row: Sequence[Any]) -> SessionRow:

@@ -48,10 +48,16 @@ def default_cache_dir() -> Path:
 
 
 def agent_home(agent_id: str) -> Path:
-    """The default home of an agent (protocol §1 ``agents.<id>.home``)."""
+    """The default home of an agent (protocol §1 ``agents.<id>.home``): Claude Code's config
+    folder, Codex's ``$CODEX_HOME`` (else ``~/.codex``), or the folder holding Gemini's
+    ``.gemini/`` (``$GEMINI_CLI_HOME``, else the user's home)."""
     if agent_id == "claude":
         return default_claude_config_dir()
-    raise KeyError(agent_id)
+    variable, fallback = {"codex": ("CODEX_HOME", Path.home() / ".codex"), "gemini": ("GEMINI_CLI_HOME", Path.home())}[
+        agent_id
+    ]
+    configured = os.environ.get(variable)
+    return Path(configured) if configured else fallback
 
 
 def default_claude_config_dir() -> Path:
@@ -60,7 +66,10 @@ def default_claude_config_dir() -> Path:
 
 
 def defaults() -> Options:
-    return Options(claude_config_dir=default_claude_config_dir(), agents={"claude": AgentOptions(["claude"])})
+    return Options(
+        claude_config_dir=default_claude_config_dir(),
+        agents={agent_id: AgentOptions([agent_id]) for agent_id in ("claude", "codex", "gemini")},
+    )
 
 
 def parse_options(raw: Any) -> tuple[Options, list[str]]:

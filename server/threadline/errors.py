@@ -48,3 +48,10 @@ class StoreError(ThreadlineError):
     """The project store cannot be written (data: ``{path}``)."""
 
     code = -32004
+
+
+class AgentStartFailed(ThreadlineError):
+    """The agent exited, or gave no session id in time, before the session existed
+    (data: ``{agent, exitCode, stderrTail}``)."""
+
+    code = -32005

@@ -107,17 +107,20 @@ def index_file(catalog: Catalog, adapter: AgentAdapter, path: str, realpath: Rea
     if reset:
         state = None
     summarizer = adapter.summarizer(Path(path), state)
-    first_index = summarizer.summary.message_count
+    known = len(summarizer.offsets)
+    """Offsets the summarizer already had (one that keeps them all in its state)."""
     touched: int | None = 0 if reset else None
     saved_at = tail.offset
 
     def save(complete: bool) -> bool:
         """Record the progress; an incomplete step records no size, so a rescan goes on."""
-        nonlocal expect, first_index, touched, saved_at, reset
+        nonlocal expect, touched, saved_at, reset, known
         step = summarizer.take_touched()
         if step is not None and (touched is None or step < touched):
             touched = step
         summary = summarizer.summary
+        offsets = summarizer.offsets
+        added = offsets[known:]
         result = catalog.save_progress(
             agent=adapter.id,
             path=path,
@@ -131,16 +134,15 @@ def index_file(catalog: Catalog, adapter: AgentAdapter, path: str, realpath: Rea
             state=summarizer.state(),
             summary=summary,
             project=realpath(summary.cwd),
-            first_index=first_index,
-            offsets=summarizer.offsets,
+            first_index=summary.message_count - len(added),
+            offsets=added,
             texts=summarizer.take_search_text(),
             search=search,
         )
         if result is None:
             return False
         expect, reset, saved_at = result, False, tail.offset
-        first_index = summary.message_count
-        del summarizer.offsets[:]
+        known = len(offsets)
         return True
 
     started = (expect, reset)

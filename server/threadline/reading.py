@@ -210,8 +210,8 @@ class SessionReader:
         total = file.message_count
         if adapter is None or offset >= total or limit <= 0:
             return [], total
-        window = self.catalog.offsets(file.id, offset, min(total, offset + limit + 1))
-        messages = adapter.read_messages(Path(file.path), window, file.parsed_to, 0, limit)
+        offsets = self.catalog.offsets_of(file.id, total)
+        messages = adapter.read_messages(Path(file.path), offsets, file.parsed_to, offset, limit)
         return messages, total
 
 

@@ -54,6 +54,9 @@ class AgentRun:
         self.cancelled = False
         self.done = asyncio.Event()
         self.outcome: TurnOutcome | None = None
+        self.exit_code: int | None = None
+        self.cwd = ""
+        self.stderr_tail = ""
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -62,6 +65,7 @@ class AgentRun:
 
     async def start(self, spec: SpawnSpec) -> None:
         """Spawn the process; returns as soon as it exists (OSError if it cannot start)."""
+        self.cwd = spec.cwd
         self.process = await asyncio.create_subprocess_exec(
             *spec.argv,
             cwd=spec.cwd,
@@ -127,8 +131,8 @@ class AgentRun:
             await self._read_stdout()
         except Exception:
             logger.exception("reading the output of agent %s failed", self.session_id)
-        exit_code = await self.process.wait()
-        stderr = (await stderr_task).decode("utf-8", "replace")
+        exit_code = self.exit_code = await self.process.wait()
+        stderr = self.stderr_tail = (await stderr_task).decode("utf-8", "replace")
         if stderr.strip():
             logger.info("agent %s stderr: %s", self.session_id, stderr.strip()[-2000:])
         self.outcome = self.monitor.outcome(exit_code, stderr, self.cancelled)

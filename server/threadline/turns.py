@@ -17,17 +17,28 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from threadline import claims
 from threadline.agents.base import AgentAdapter, TurnOutcome, TurnRequest
 from threadline.catalog import Catalog
-from threadline.errors import AgentUnavailable, InvalidParams, SessionBusy, SessionNotFound, StoreError
+from threadline.errors import (
+    AgentStartFailed,
+    AgentUnavailable,
+    InvalidParams,
+    SessionBusy,
+    SessionNotFound,
+    StoreError,
+)
 from threadline.protocol import WorkflowStartParams, new_session_id
 from threadline.runs import AgentRun, SpawnSpec
 from threadline.store import ProjectStore, TurnRecord, WorkflowMetadata, utc_now
 from threadline.text import one_line
 
 logger = logging.getLogger(__name__)
+
+ID_TIMEOUT_SECONDS = 15.0
+"""How long a start waits for an agent that names its own session (protocol §3: Codex)."""
 
 
 @dataclass(slots=True)
@@ -165,6 +176,7 @@ class TurnWriter:
         session_id = new_session_id()
         while exists(session_id):
             session_id = new_session_id()
+        named = adapter.mints_session_id
         now = utc_now()
         meta = WorkflowMetadata(
             session_id=session_id,
@@ -178,7 +190,7 @@ class TurnWriter:
             turns=[TurnRecord(prompt=params.prompt, started_at=now, status="running")],
         )
         turn = TurnRequest(
-            session_id=session_id,
+            session_id=session_id if named else None,
             cwd=project,
             prompt=params.prompt,
             skill=params.skill,
@@ -187,9 +199,8 @@ class TurnWriter:
         )
         adapter.check_turn(turn)
         store = self.stores(project)
-        claim = self._claim(store, session_id, adapter)
-        await self._launch(adapter, turn, meta, None, claim, carried=None)
-        return session_id
+        claim = self._claim(store, session_id, adapter) if named else None
+        return await self._launch(adapter, turn, meta, None, claim, carried=None)
 
     async def resume(
         self,
@@ -231,12 +242,19 @@ class TurnWriter:
             raise
         now = utc_now()
         record = TurnRecord(prompt=request.prompt, started_at=now, status="running")
-        options = {
-            "prompt": request.prompt,
-            "model": request.model,
-            "permission_mode": request.permission_mode,
-            "allowed_tools": request.allowed_tools,
-        }
+
+        def turn_of(session_id: str | None, resume: bool = False, fork_from: str | None = None) -> TurnRequest:
+            return TurnRequest(
+                session_id=session_id,
+                cwd=project,
+                prompt=request.prompt,
+                model=request.model,
+                permission_mode=request.permission_mode,
+                allowed_tools=request.allowed_tools,
+                resume=resume,
+                fork_from=fork_from,
+            )
+
         if request.fork:
             new_id = new_session_id()
             meta = WorkflowMetadata(
@@ -251,10 +269,12 @@ class TurnWriter:
                 parent_session_id=request.session_id,
                 turns=[record],
             )
-            claim = self._claim(store, new_id, adapter)
-            turn = TurnRequest(session_id=new_id, cwd=project, fork_from=request.session_id, **options)  # type: ignore[arg-type]
-            await self._launch(adapter, turn, meta, None, claim, carried_cost)
-            return new_id
+            if getattr(adapter, "supports_fork", True) is False:
+                raise InvalidParams(f"Invalid params: {adapter.display_name} cannot fork a session.", field="fork")
+            named = adapter.mints_session_id
+            claim = self._claim(store, new_id, adapter) if named else None
+            turn = turn_of(new_id if named else None, fork_from=request.session_id)
+            return await self._launch(adapter, turn, meta, None, claim, carried_cost)
         assert claim is not None
         fresh = WorkflowMetadata(
             session_id=request.session_id,
@@ -273,9 +293,8 @@ class TurnWriter:
             meta.status, meta.updated_at, meta.last_error, meta.pid = "running", now, None, None
             meta.turns.append(record)
 
-        turn = TurnRequest(session_id=request.session_id, cwd=project, resume=True, **options)  # type: ignore[arg-type]
-        await self._launch(adapter, turn, fresh, add_turn, claim, carried_cost)
-        return request.session_id
+        turn = turn_of(request.session_id, resume=True)
+        return await self._launch(adapter, turn, fresh, add_turn, claim, carried_cost)
 
     async def _launch(
         self,
@@ -283,10 +302,74 @@ class TurnWriter:
         turn: TurnRequest,
         fresh: WorkflowMetadata,
         change: Callable[[WorkflowMetadata], None] | None,
-        claim: claims.Claim,
+        claim: claims.Claim | None,
         carried: float | None,
+    ) -> str:
+        """Record the turn, then spawn; for an agent that names its own session (``claim`` is
+        None, ``turn.session_id`` None), spawn first and record once it has said the id."""
+        monitor = adapter.new_monitor()
+        reported = asyncio.Event()
+        named: list[str] = [turn.session_id] if turn.session_id else []
+
+        def on_event() -> None:
+            if not named:
+                if getattr(monitor, "session_id", None):
+                    reported.set()
+                return
+            self._on_streaming(named[0])
+
+        run = AgentRun(turn.session_id or "(starting)", monitor, on_event=on_event, on_exit=self._run_exited)
+        try:
+            spec = SpawnSpec(
+                argv=_argv(adapter, turn),
+                cwd=turn.cwd,
+                env=adapter.env(),
+                stdin=_stdin(adapter, turn),
+                pass_fds=(claim.fd,) if claim is not None and claim.fd is not None else (),
+            )
+        except InvalidParams:
+            if claim is not None:
+                claim.release()
+            raise
+        if claim is not None and turn.session_id is not None:
+            await self._record(fresh, change, claim)
+            self.turns[turn.session_id] = Turn(run, claim, fresh.cwd, carried)
+        try:
+            await run.start(spec)
+        except OSError as exc:
+            reason = (
+                f"The {adapter.display_name} command {spec.argv[0]!r} could not be started ({exc.strerror or exc})."
+            )
+            if claim is not None and turn.session_id is not None:
+                del self.turns[turn.session_id]
+                self.finish(turn.session_id, fresh.cwd, TurnOutcome("failed", last_error=reason), None, None)
+                claim.release()
+            raise AgentUnavailable(
+                f"{reason} Set '{adapter.command_setting}' to a working {adapter.id} binary.",
+                agent=adapter.id,
+                command=adapter.command.argv,
+            ) from None
+        if claim is None:
+            session_id, claim = await self._await_session_id(adapter, run, monitor, reported)
+            run.session_id = session_id
+            fresh.session_id = session_id
+            named.append(session_id)
+            await self._record(fresh, change, claim)
+            self.turns[session_id] = Turn(run, claim, fresh.cwd, carried)
+        session_id = named[0]
+        if run.pid is not None:
+            claim.note_pid(run.pid)
+        self._record_pid_soon(session_id, fresh.cwd, run)
+        logger.info("started %s turn of %s (pid %s)", "a resumed" if turn.resume else "a new", session_id, run.pid)
+        self._on_started(session_id, change is None)
+        if run.done.is_set() and run.outcome is not None:
+            self._run_exited(run, run.outcome, run.exit_code if run.exit_code is not None else -1)
+        return session_id
+
+    async def _record(
+        self, fresh: WorkflowMetadata, change: Callable[[WorkflowMetadata], None] | None, claim: claims.Claim
     ) -> None:
-        """Record the turn (new entry, or a read-modify-write of the existing one), then spawn."""
+        """Write the turn into the store (under the claim) and mirror it into the catalog."""
         store = self.stores(fresh.cwd)
         try:
             meta = await asyncio.to_thread(_record_turn, store, fresh, change)
@@ -294,37 +377,42 @@ class TurnWriter:
             claim.release()
             raise
         self.stores.mirror(fresh.cwd, meta)
-        session_id = turn.session_id
-        run = AgentRun(
-            session_id, adapter.new_monitor(), on_event=lambda: self._on_streaming(session_id), on_exit=self._run_exited
-        )
-        self.turns[turn.session_id] = Turn(run, claim, fresh.cwd, carried)
-        spec = SpawnSpec(
-            argv=adapter.argv(turn),
-            cwd=turn.cwd,
-            env=adapter.env(),
-            stdin=adapter.stdin_bytes(turn),
-            pass_fds=(claim.fd,) if claim.fd is not None else (),
-        )
-        try:
-            await run.start(spec)
-        except OSError as exc:
-            del self.turns[turn.session_id]
-            reason = (
-                f"The {adapter.display_name} command {spec.argv[0]!r} could not be started ({exc.strerror or exc})."
-            )
-            self.finish(turn.session_id, fresh.cwd, TurnOutcome("failed", last_error=reason), None, None)
-            claim.release()
-            raise AgentUnavailable(
-                f"{reason} Set '{adapter.command_setting}' to a working {adapter.id} binary.",
+
+    async def _await_session_id(
+        self, adapter: AgentAdapter, run: AgentRun, monitor: Any, reported: asyncio.Event
+    ) -> tuple[str, claims.Claim]:
+        """The id an agent reports first (Codex: ``thread.started``), then claim it.
+
+        Never guessed from files or times: past ``ID_TIMEOUT_SECONDS``, or if the agent exits
+        first, the process is stopped and the start fails with -32005, leaving nothing behind.
+        """
+        waiter = asyncio.ensure_future(reported.wait())
+        ended = asyncio.ensure_future(run.done.wait())
+        await asyncio.wait([waiter, ended], timeout=ID_TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        ended.cancel()
+        session_id = getattr(monitor, "session_id", None)
+        if not session_id:
+            if not run.done.is_set():
+                await run.cancel()
+            tail = run.stderr_tail.strip()[-2000:]
+            why = "exited" if run.exit_code not in (None, -2, -15, -9) or not tail else "gave no session id"
+            raise AgentStartFailed(
+                f"The {adapter.display_name} {why} before it named its session"
+                + (f" (exit code {run.exit_code})." if run.exit_code is not None else "."),
                 agent=adapter.id,
-                command=adapter.command.argv,
-            ) from None
-        if run.pid is not None:
-            claim.note_pid(run.pid)
-        self._record_pid_soon(turn.session_id, fresh.cwd, run)
-        logger.info("started %s turn of %s (pid %s)", "a resumed" if turn.resume else "a new", turn.session_id, run.pid)
-        self._on_started(turn.session_id, change is None)
+                exitCode=run.exit_code,
+                stderrTail=tail,
+            )
+        store = self.stores(run_project(run))
+        folder = store.workflows_dir / session_id
+        try:
+            store.ensure()
+            folder.mkdir(exist_ok=True, mode=0o700)
+            return session_id, claims.try_claim(folder, session_id)
+        except BaseException:
+            await run.cancel()
+            raise
 
     def _record_pid_soon(self, session_id: str, project: str, run: AgentRun) -> None:
         """Write the turn's pid into the store off the response path (it only serves people)."""
@@ -335,12 +423,13 @@ class TurnWriter:
                 meta.pid = run.pid
 
         async def write() -> None:
+            # Not mirrored into the catalog: this write may finish after the turn's end was
+            # recorded, and its copy would bring back "running". Clients get the pid from
+            # the turns running now, never from the store.
             try:
-                meta = await asyncio.to_thread(store.update_metadata, session_id, set_pid, False)
+                await asyncio.to_thread(store.update_metadata, session_id, set_pid, False)
             except (KeyError, StoreError, OSError) as exc:
                 logger.warning("cannot record the pid of %s: %s", session_id, exc)
-                return
-            self.stores.mirror(project, meta)
 
         task = asyncio.ensure_future(write())
         self._background.add(task)
@@ -441,3 +530,23 @@ def own_cost(reported: float | None, carried: float | None) -> float | None:
 def require_session(found: bool, session_id: str) -> None:
     if not found:
         raise SessionNotFound(f"No session with id {session_id} was found.", sessionId=session_id)
+
+
+def run_project(run: AgentRun) -> str:
+    """The project a run was started in (its working directory)."""
+    return run.cwd
+
+
+def _argv(adapter: AgentAdapter, turn: TurnRequest) -> list[str]:
+    """The agent's argv; a turn option it cannot take is the client's error (-32602)."""
+    try:
+        return adapter.argv(turn)
+    except ValueError as exc:
+        raise InvalidParams(f"Invalid params: {exc}", field="params") from None
+
+
+def _stdin(adapter: AgentAdapter, turn: TurnRequest) -> bytes:
+    try:
+        return adapter.stdin_bytes(turn)
+    except ValueError as exc:
+        raise InvalidParams(f"Invalid params: {exc}", field="prompt") from None

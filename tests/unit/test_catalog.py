@@ -63,9 +63,9 @@ def catalog_messages(catalog: Catalog, adapter: ClaudeAdapter, path: Path, page:
     file = catalog.file(str(path))
     assert file is not None
     messages: list[Message] = []
+    offsets = catalog.offsets_of(file.id, file.message_count)
     for start in range(0, file.message_count, page):
-        window = catalog.offsets(file.id, start, min(file.message_count, start + page + 1))
-        messages += adapter.read_messages(path, window, file.parsed_to, 0, page)
+        messages += adapter.read_messages(path, offsets, file.parsed_to, start, page)
     return messages
 
 

@@ -39,8 +39,7 @@ class Parsed:
         records = self.tail.read_new()[0]
         for record in records:
             self.summarizer.add(record.data, record.offset)
-        self.offsets.extend(self.summarizer.offsets)
-        del self.summarizer.offsets[:]
+        self.offsets = list(self.summarizer.offsets)
         return self.summarizer.take_touched()
 
     @property
@@ -48,7 +47,7 @@ class Parsed:
         return self.summarizer.summary
 
     def messages(self, start: int = 0, limit: int = 1000) -> list[Message]:
-        return ADAPTER.read_messages(self.path, self.offsets[start:], self.tail.offset, 0, limit)
+        return ADAPTER.read_messages(self.path, self.offsets, self.tail.offset, start, limit)
 
 
 def parsed(path: Path) -> Parsed:

@@ -73,7 +73,9 @@ class Summarizer(Protocol):
 
     summary: Summary
     offsets: list[int]
-    """Byte offset of the record that starts each Message (index = Message index)."""
+    """Byte offsets of the records that start Messages, in order. A summarizer may keep every
+    Message's (its state then carries them) or only those it created; the indexer stores
+    the ones added since it last looked, at index ``summary.message_count - (new ones)``."""
 
     def add(self, record: dict[str, Any], offset: int) -> None:
         """One parsed record and the byte offset its line starts at."""
@@ -92,7 +94,8 @@ class Summarizer(Protocol):
 class TurnRequest:
     """What the core asks an agent to do in one turn."""
 
-    session_id: str
+    session_id: str | None
+    """None for a start or fork of an agent that mints its own id (Codex)."""
     cwd: str
     prompt: str
     skill: str | None = None
@@ -117,6 +120,9 @@ class TurnOutcome:
 
 class TurnMonitor(Protocol):
     """Reads one running turn's stdout, line by line."""
+
+    session_id: str | None
+    """The id the agent reported for this turn (Codex: ``thread.started``), if any."""
 
     streaming_text: str | None
     """The assistant text generated so far that is not in the transcript yet, if the agent
@@ -160,7 +166,10 @@ class AgentAdapter(Protocol):
     def session_id_from_path(self, path: Path) -> str | None: ...
     def summarizer(self, path: Path, state: dict[str, Any] | None) -> Summarizer: ...
     def read_messages(self, path: Path, offsets: Sequence[int], end: int, start: int, limit: int) -> list[Message]:
-        """Messages ``start`` … ``start+limit-1`` of the file as parsed up to byte ``end``."""
+        """Messages ``start`` … ``start+limit-1`` of the file as parsed up to byte ``end``.
+
+        ``offsets[i]`` is where Message ``i`` starts (a lazy sequence over the catalog: index
+        only what the page needs)."""
 
     def is_liveness_path(self, path: Path) -> bool: ...
     def live_sessions(self) -> dict[str, int]:
@@ -179,3 +188,22 @@ class AgentAdapter(Protocol):
     def new_monitor(self) -> TurnMonitor: ...
     def transcript_hint(self, cwd: str, session_id: str) -> Path | None:
         """Where the agent will write a session's transcript, when it can be known up front."""
+
+
+class AdapterDefaults:
+    """What an adapter need not write when its agent has nothing special there."""
+
+    supports_fork = True
+
+    def project_transcripts(self, cwd: str) -> list[Path]:
+        """The agent does not keep a project's sessions together: a listing relies on the watcher."""
+        return []
+
+    def transcript_hint(self, cwd: str, session_id: str) -> Path | None:
+        return None
+
+    def find_transcript(self, session_id: str) -> Path | None:
+        return None
+
+    def check_turn(self, turn: TurnRequest) -> None:
+        """Every option is checked where argv is built (a ValueError there is -32602)."""

@@ -10,14 +10,21 @@ from pathlib import Path
 
 from threadline.agents.base import AgentAdapter, AgentCommand
 from threadline.agents.claude import ClaudeAdapter
+from threadline.agents.codex.adapter import CodexAdapter
+from threadline.agents.gemini.adapter import GeminiAdapter
 
-KNOWN_AGENTS = ("claude",)
+KNOWN_AGENTS = ("claude", "codex", "gemini")
 
 
 def make_adapter(agent_id: str, home: Path, command: AgentCommand | None = None) -> AgentAdapter:
     """One adapter (also how an indexing worker process rebuilds the server's adapters)."""
+    command = command or AgentCommand([agent_id])
     if agent_id == "claude":
-        return ClaudeAdapter(home, command or AgentCommand(["claude"]))
+        return ClaudeAdapter(home, command)
+    if agent_id == "codex":
+        return CodexAdapter(home, command)  # type: ignore[return-value]
+    if agent_id == "gemini":
+        return GeminiAdapter(home, command)  # type: ignore[return-value]
     raise KeyError(agent_id)
 
 

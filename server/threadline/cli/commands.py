@@ -39,9 +39,8 @@ def options_from(args: argparse.Namespace) -> Options:
     config_dir = Path(args.claude_config_dir).expanduser() if args.claude_config_dir else default_claude_config_dir()
     command = [args.claude_command] if args.claude_command else _command_from_env()
     cache_dir = Path(args.cache_dir).expanduser() if getattr(args, "cache_dir", None) else default_cache_dir()
-    return Options(
-        claude_config_dir=config_dir, agents={"claude": AgentOptions(command)}, watch=True, cache_dir=cache_dir
-    )
+    agents = {"claude": AgentOptions(command), "codex": AgentOptions(["codex"]), "gemini": AgentOptions(["gemini"])}
+    return Options(claude_config_dir=config_dir, agents=agents, watch=True, cache_dir=cache_dir)
 
 
 def _command_from_env() -> list[str]:
@@ -200,16 +199,10 @@ async def run_list(args: argparse.Namespace) -> int:
     params = wire.SessionListParams(
         cwd=cwd, limit=args.limit, query=args.query or None, status=args.status, agent=args.agent
     )
+    if cwd is not None and not os.path.isdir(cwd) and not core.sessions_with_prefix("", os.path.realpath(cwd)):
+        # A project folder that is gone still lists the sessions recorded there.
+        raise UsageError(f"{args.cwd} does not exist, and no session was recorded there.")
     result = core.list_sessions(params)
-    if cwd is None:
-        # Across projects, a workflow's store entry (its own status, turns and cost) is known
-        # once its project is watched: watch every project listed, then list again (the
-        # transcripts are read once; the second pass reads only their new bytes).
-        projects = {s.cwd for s in result.sessions if s.cwd and os.path.isdir(s.cwd)}
-        if not projects <= set(core.watched):
-            for project in projects:
-                core.watch_project(project)
-            result = core.list_sessions(params)
     if args.json:
         _dump(wire.dump(result))
         return 0

@@ -150,10 +150,15 @@ def _json_option(parser: Parser, what: str) -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON (example: --json)")
 
 
-def _cwd_option(parser: Parser) -> None:
+def any_folder(text: str) -> str:
+    """A folder as an absolute path, which may be gone (its sessions are still recorded)."""
+    return os.path.abspath(os.path.expanduser(text))
+
+
+def _cwd_option(parser: Parser, gone_ok: bool = False) -> None:
     parser.add_argument(
         "--cwd",
-        type=folder,
+        type=any_folder if gone_ok else folder,
         metavar="DIR",
         help="a folder of the project (default: the current folder); a subfolder means its project: "
         "the nearest folder holding .threadline/, else the git root (example: --cwd ~/src/app)",
@@ -247,7 +252,7 @@ def build_parser() -> Parser:
         ],
     )
     where = listing.add_mutually_exclusive_group()
-    _cwd_option(where)  # type: ignore[arg-type]
+    _cwd_option(where, gone_ok=True)  # type: ignore[arg-type]
     where.add_argument(
         "--all",
         action="store_true",

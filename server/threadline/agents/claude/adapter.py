@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from threadline.agents.base import AgentCommand, TurnRequest
+from threadline.agents.base import AdapterDefaults, AgentCommand, TurnRequest
 from threadline.agents.claude.events import ClaudeTurnMonitor
 from threadline.agents.claude.paths import ClaudePaths, pid_alive
 from threadline.agents.claude.records import build_messages
@@ -21,7 +21,7 @@ PERMISSION_MODES = ("acceptEdits", "auto", "bypassPermissions", "default", "dont
 in its place (and still takes ``default``). ``manual`` is passed as ``default``, which both take."""
 
 
-class ClaudeAdapter:
+class ClaudeAdapter(AdapterDefaults):
     """Everything Threadline knows about Claude Code, in one place (see ``agents/base.py``)."""
 
     id = "claude"
@@ -103,13 +103,16 @@ class ClaudeAdapter:
 
     def argv(self, turn: TurnRequest) -> list[str]:
         """The argv of one turn. The prompt is never in it: it goes to stdin."""
+        session_id = turn.session_id
+        if session_id is None:
+            raise ValueError("Claude Code runs a turn under an id the server mints.")
         argv = [*self.command.argv, "-p"]
         if turn.fork_from is not None:
-            argv += ["--resume", turn.fork_from, "--fork-session", "--session-id", turn.session_id]
+            argv += ["--resume", turn.fork_from, "--fork-session", "--session-id", session_id]
         elif turn.resume:
-            argv += ["--resume", turn.session_id]
+            argv += ["--resume", session_id]
         else:
-            argv += ["--session-id", turn.session_id]
+            argv += ["--session-id", session_id]
         argv += ["--output-format", "stream-json", "--verbose", "--include-partial-messages"]
         if turn.model:
             argv += ["--model", turn.model]

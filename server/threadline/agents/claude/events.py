@@ -22,6 +22,8 @@ class ClaudeTurnMonitor:
         self.init: dict[str, Any] | None = None
         self.asked_user = False
         self.last_api_error: str | None = None
+        self.session_id: str | None = None
+        """The id in the ``init`` event (the one the server passed)."""
         self.streaming_text: str | None = None
         """The assistant text generated so far that is not in the transcript yet
         (``--include-partial-messages``); None between messages."""
@@ -36,6 +38,8 @@ class ClaudeTurnMonitor:
         kind, subtype = event.get("type"), event.get("subtype")
         if kind == "system" and subtype == "init":
             self.init = event
+            if isinstance(event.get("session_id"), str):
+                self.session_id = event["session_id"]
         elif kind == "system" and subtype == "api_retry":
             self.last_api_error = f"API error {event.get('error_status')}: {event.get('error')}"
         elif kind == "assistant":

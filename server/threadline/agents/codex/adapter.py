@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from threadline.agents.base import AgentCommand
+from threadline.agents.base import AdapterDefaults, AgentCommand
 from threadline.agents.codex.events import CodexTurnMonitor
 from threadline.agents.codex.interface import TurnRequest
 from threadline.agents.codex.paths import CodexPaths, default_home
@@ -31,7 +31,7 @@ SANDBOX_OF_MODE = {
 BYPASS_MODE = "bypassPermissions"
 
 
-class CodexAdapter:
+class CodexAdapter(AdapterDefaults):
     """Everything Threadline knows about Codex CLI, in one place."""
 
     id = "codex"

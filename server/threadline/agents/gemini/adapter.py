@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from threadline.agents.base import AgentCommand, TurnRequest
+from threadline.agents.base import AdapterDefaults, AgentCommand, TurnRequest
 from threadline.agents.gemini.chat import ChatSummarizer, read_messages
 from threadline.agents.gemini.events import GeminiTurnMonitor
 from threadline.agents.gemini.paths import GeminiPaths
@@ -27,7 +27,7 @@ APPROVAL_MODES = {
 }
 
 
-class GeminiAdapter:
+class GeminiAdapter(AdapterDefaults):
     """Everything Threadline knows about Gemini CLI (``@google/gemini-cli`` 0.61.0)."""
 
     id = "gemini"

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from threadline.agents.base import Summary
 from threadline.agents.gemini.paths import project_hash, project_root_of
 from threadline.protocol import (
     ContentBlock,
@@ -47,29 +47,6 @@ FAILED_TURN = "The turn failed: Gemini CLI dropped its prompt from the conversat
 # Tools that Gemini runs only with approval: in a headless run without it they are not
 # registered, so a call to one is a refused permission (what `waiting_for_input` means).
 APPROVAL_TOOLS = frozenset({"run_shell_command", "write_file", "replace", "edit", "web_fetch"})
-
-
-@dataclass(slots=True)
-class Summary:
-    """What one transcript file says about its session (ADAPTER.md; base.py will own it)."""
-
-    session_id: str | None = None
-    cwd: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    custom_title: str | None = None
-    first_prompt: str | None = None
-    model: str | None = None
-    git_branch: str | None = None
-    parent_session_id: str | None = None
-    message_count: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cache_read_tokens: int = 0
-    cost_usd: float | None = None
-    ending: str = "empty"
-    ending_error: str | None = None
 
 
 def is_stray(summary: Summary) -> bool:
