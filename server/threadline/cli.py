@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from threadline import __version__
 from threadline import protocol as wire
 from threadline.agents.claude.transcript import Refresh
-from threadline.config import AgentOptions, Options, default_claude_config_dir
+from threadline.config import AgentOptions, Options, default_cache_dir, default_claude_config_dir
 from threadline.errors import ThreadlineError
 from threadline.log import setup_logging
 from threadline.protocol import Message, SessionInfo
@@ -53,7 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the JSON-RPC server (stdio by default)")
     serve.add_argument("--tcp", action="store_true", help="listen on TCP (127.0.0.1 only) instead of stdio")
-    serve.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
+    serve.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0 picks a free one)")
+    serve.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where --tcp writes its token (default: $THREADLINE_CACHE_DIR or the user cache folder + threadline)",
+    )
     serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)  # sent by vscode-languageclient
 
     listing = sub.add_parser("list", help="list the sessions of a project")
@@ -321,14 +326,34 @@ async def run_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535)")
+    return port
+
+
 def serve(args: argparse.Namespace) -> int:
     from threadline.server import server
 
     if args.tcp:
-        server.start_tcp("127.0.0.1", args.port)
-    else:
-        server.start_io()
+        from threadline.transport import serve_tcp
+
+        cache_dir = Path(os.path.expanduser(args.cache_dir)) if args.cache_dir else default_cache_dir()
+        return serve_tcp(server, args.port, cache_dir, _tcp_server_options(args, cache_dir))
+    server.start_io()
     return 0
+
+
+def _tcp_server_options(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
+    """The settings a TCP client may not choose (protocol §1): this command's options and environment."""
+    options: dict[str, Any] = {"cacheDir": str(cache_dir)}
+    if args.claude_config_dir:
+        options["claudeConfigDir"] = os.path.abspath(os.path.expanduser(args.claude_config_dir))
+    if args.claude_command or os.environ.get("THREADLINE_CLAUDE_COMMAND"):
+        command = [args.claude_command] if args.claude_command else _command_from_env()
+        options["agents"] = {"claude": {"command": command}}
+    return options
 
 
 COMMANDS = {"list": run_list, "show": run_show, "start": run_start, "resume": run_resume, "watch": run_watch}

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 logger = logging.getLogger(__name__)
 
 KNOWN_KEYS = frozenset({"claudeConfigDir", "agents", "watch"})
@@ -33,6 +35,14 @@ class Options:
 def default_claude_config_dir() -> Path:
     configured = os.environ.get("CLAUDE_CONFIG_DIR")
     return Path(configured) if configured else Path.home() / ".claude"
+
+
+def default_cache_dir() -> Path:
+    """``$THREADLINE_CACHE_DIR``, else the platform's user cache folder + ``threadline`` (protocol §1)."""
+    configured = os.environ.get("THREADLINE_CACHE_DIR")
+    if configured:
+        return Path(os.path.expanduser(configured))
+    return Path(platformdirs.user_cache_dir("threadline", appauthor=False))
 
 
 def defaults() -> Options:
