@@ -399,6 +399,7 @@ class Connection:
         self.tcp = tcp
         self.authenticated = tcp is None
         self.initialize_seen = False
+        self.initialized_seen = False
         self.closed = False
 
     def close(self) -> None:
@@ -483,6 +484,11 @@ class Connection:
         if method not in LIFECYCLE_NOTIFICATIONS:
             logger.info("ignoring the notification %s", _name(method))
             return
+        if method == lsp.INITIALIZED:
+            if not self.initialize_seen or self.initialized_seen:
+                logger.info("ignoring an 'initialized' that is not the first after 'initialize'")
+                return
+            self.initialized_seen = True
         if self.protocol._shutdown and method != lsp.EXIT:
             logger.info("ignoring the notification %s after shutdown", _name(method))
             return

@@ -85,7 +85,9 @@ def test_a_frame_too_large_is_refused_and_reading_goes_on(served: StdioServer, p
     assert listing_works(served, project)
 
 
-@pytest.mark.parametrize("method", ["textDocument/hover", "workspace/executeCommand", "textDocument/didOpen", "no/such"])
+@pytest.mark.parametrize(
+    "method", ["textDocument/hover", "workspace/executeCommand", "textDocument/didOpen", "no/such"]
+)
 def test_methods_threadline_does_not_serve_get_method_not_found(served: StdioServer, method: str) -> None:
     answer = served.client.request(method, {"textDocument": {"uri": "file:///x"}, "command": "x"})
     error = error_of(answer)
