@@ -649,6 +649,8 @@ async def _serve_tcp(template: LanguageServer, port: int, cache_dir: Path, serve
             await connection.run()
         except (ConnectionError, OSError) as exc:
             logger.info("a TCP client's connection failed: %s", exc)
+        except asyncio.CancelledError:
+            logger.info("the server is stopping: ending a TCP client")
         finally:
             await _end_client(ls)
             writer.close()

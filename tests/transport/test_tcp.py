@@ -1,0 +1,238 @@
+"""``threadline serve --tcp`` is safe to leave running (protocol §1, issue 9 §6).
+
+A real server process on an OS-chosen port; clients are raw sockets speaking JSON-RPC.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import TESTS
+from tests.transport.rawclient import RawClient, connect, initialize_params
+
+pytestmark = pytest.mark.timeout(60)
+
+FAKE_ON_PATH = TESTS / "agents" / "bin" / "claude"
+LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+) \((.*)\)")
+
+
+class TcpServer:
+    """``threadline serve --tcp --port 0`` with the fake claude as the server's own agent."""
+
+    def __init__(self, tmp: Path, claude_home: Path, env: dict[str, str] | None = None) -> None:
+        self.claude_home = claude_home
+        self.cache_dir = tmp / "cache"
+        self.log = tmp / "tcp-server.log"
+        self._log = open(self.log, "w+b")  # noqa: SIM115 - closed in stop()
+        base = {k: v for k, v in os.environ.items() if k != "THREADLINE_TOKEN"}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "threadline",
+                "-v",
+                "--claude-config-dir",
+                str(claude_home),
+                "--claude-command",
+                str(FAKE_ON_PATH),
+                "serve",
+                "--tcp",
+                "--port",
+                "0",
+                "--cache-dir",
+                str(self.cache_dir),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            env={**base, "FAKE_CLAUDE_PYTHON": sys.executable, **(env or {})},
+        )
+        self.port, self.where = self._wait_listening()
+
+    def _wait_listening(self) -> tuple[int, str]:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            match = LISTENING.search(self.stderr())
+            if match:
+                return int(match.group(1)), match.group(2)
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited: {self.stderr()}")
+            time.sleep(0.05)  # polling a log file: there is no event to await across processes
+        raise AssertionError(f"the server never listened: {self.stderr()}")
+
+    def stderr(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def token_file(self) -> Path:
+        return self.cache_dir / f"serve-{self.port}.token"
+
+    def token(self) -> str:
+        return self.token_file.read_text(encoding="utf-8").strip()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(15)
+        self._log.close()
+        return self.process.returncode
+
+
+@pytest.fixture(scope="module")
+def tcp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TcpServer]:
+    """One server for the module: every test is its own client, which is the point."""
+    tmp = tmp_path_factory.mktemp("tcp")
+    (tmp / "claude-home").mkdir()
+    server = TcpServer(tmp, tmp / "claude-home")
+    yield server
+    assert server.stop() == 0
+    log = server.stderr()
+    assert "Traceback" not in log, log
+
+
+def open_client(server: TcpServer, project: Path, claude_home: Path, **options: Any) -> tuple[RawClient, socket.socket]:
+    client, sock = connect(server.port)
+    params = initialize_params(project, claude_home, ["unused"])
+    params["initializationOptions"] = {"authToken": server.token(), **options}
+    answer = client.request("initialize", params)
+    assert "result" in answer, answer
+    client.notify("initialized", {})
+    return client, sock
+
+
+def test_the_token_file_is_private_and_named_on_stderr(tcp_server: TcpServer) -> None:
+    assert tcp_server.where == f"token in {tcp_server.token_file}"
+    assert stat.S_IMODE(tcp_server.token_file.stat().st_mode) == 0o600
+    assert len(tcp_server.token()) >= 32
+
+
+def test_the_token_file_is_removed_when_the_server_stops(tmp_path: Path, claude_home: Path) -> None:
+    server = TcpServer(tmp_path, claude_home)
+    assert server.token_file.exists()
+    assert server.stop() == 0
+    assert not server.token_file.exists()
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", 12345])
+def test_initialize_without_the_right_token_is_refused_and_closed(
+    tcp_server: TcpServer, project: Path, token: Any
+) -> None:
+    client, sock = connect(tcp_server.port)
+    params = initialize_params(project, tcp_server.claude_home, ["unused"])
+    if token is not None:
+        params["initializationOptions"]["authToken"] = token
+    answer = client.request("initialize", params)
+    assert answer["error"] == {"code": -32600, "message": "authentication required"}
+    assert client.wait_closed(5), "the connection stayed open"
+    sock.close()
+
+
+def test_requests_before_authenticating_are_refused_and_closed(tcp_server: TcpServer) -> None:
+    client, sock = connect(tcp_server.port)
+    answer = client.request("session/list", {})
+    assert answer["error"]["message"] == "authentication required"
+    assert client.wait_closed(5)
+    sock.close()
+
+
+def test_the_token_can_come_from_the_environment(tmp_path: Path, project: Path, claude_home: Path) -> None:
+    server = TcpServer(tmp_path, claude_home, env={"THREADLINE_TOKEN": "from-the-environment"})
+    try:
+        assert server.where == "token from THREADLINE_TOKEN"
+        assert not server.token_file.exists()
+        client, sock = connect(server.port)
+        params = initialize_params(project, claude_home, ["unused"])
+        params["initializationOptions"] = {"authToken": "from-the-environment"}
+        assert "result" in client.request("initialize", params)
+        sock.close()
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_client_cannot_choose_the_agent_command(tcp_server: TcpServer, project: Path, tmp_path: Path) -> None:
+    """The CVE-2025-52882 class: a local client must not run its own command through the server."""
+    planted = tmp_path / "planted"
+    client, sock = open_client(
+        tcp_server,
+        project,
+        tmp_path / "elsewhere",
+        claudeConfigDir=str(tmp_path / "elsewhere"),
+        agents={"claude": {"command": ["/bin/sh", "-c", f"id > {planted}"], "env": {"X": "1"}}},
+    )
+    warning = client.wait(lambda m: m.get("method") == "window/showMessage")
+    assert "agents" in warning["params"]["message"]
+    started = client.request("workflow/start", {"cwd": str(project), "prompt": "hello"}, timeout=15)
+    assert "result" in started, started
+    session_id = started["result"]["sessionId"]
+    detected = client.wait(
+        lambda m: m.get("method") == "session/detected" and m["params"]["session"]["sessionId"] == session_id, 20
+    )
+    # The server's own agent (the fake) wrote the transcript in the server's own config folder.
+    assert detected["params"]["session"]["transcriptPath"].startswith(str(tcp_server.claude_home))
+    assert not planted.exists()
+    sock.close()
+
+
+def test_two_clients_are_independent(tcp_server: TcpServer, project: Path) -> None:
+    first, first_sock = open_client(tcp_server, project, tcp_server.claude_home)
+    second, second_sock = open_client(tcp_server, project, tcp_server.claude_home)
+    for round_ in range(5):
+        a = first.request("session/list", {"cwd": str(project)})
+        b = second.request("session/list", {"cwd": str(project)})
+        assert "result" in a and "result" in b, round_
+    # Each got only its own replies: as many responses as it sent requests (initialize + 5).
+    assert first.count(lambda m: "method" not in m) == 6
+    assert second.count(lambda m: "method" not in m) == 6
+    # One's follow is its own: the other never receives its session/updated appended messages.
+    first_sock.close()
+    second_sock.close()
+
+
+def test_a_disconnect_ends_only_that_client(tcp_server: TcpServer, project: Path) -> None:
+    staying, staying_sock = open_client(tcp_server, project, tcp_server.claude_home)
+    for _ in range(3):
+        _leaving, leaving_sock = open_client(tcp_server, project, tcp_server.claude_home)
+        leaving_sock.shutdown(socket.SHUT_RDWR)
+        leaving_sock.close()
+    rude, rude_sock = connect(tcp_server.port)
+    rude.send_raw(b'Content-Length: 500\r\n\r\n{"jsonrpc"')
+    rude_sock.close()
+    exiting, exiting_sock = open_client(tcp_server, project, tcp_server.claude_home)
+    assert "result" in exiting.request("shutdown")
+    exiting.notify("exit")
+    assert exiting.wait_closed(5)
+    exiting_sock.close()
+    for _ in range(5):
+        assert "result" in staying.request("session/list", {"cwd": str(project)})
+    assert tcp_server.process.poll() is None
+    late, late_sock = open_client(tcp_server, project, tcp_server.claude_home)
+    assert "result" in late.request("session/list", {"cwd": str(project)})
+    late_sock.close()
+    staying_sock.close()
+
+
+def test_a_port_in_use_is_one_sentence_and_exit_1(tmp_path: Path, claude_home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "threadline", "serve", "--tcp", "--port", str(port), "--cache-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert done.stderr == f"threadline: port {port} on 127.0.0.1 is already in use; choose another with --port.\n"
+    assert not list(tmp_path.glob("serve-*.token"))
