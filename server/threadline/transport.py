@@ -477,8 +477,9 @@ class Connection:
             if self.initialize_seen:
                 raise _Refused(INVALID_REQUEST, "The server is already initialized.", msg_id)
             data = self._initialize(msg_id, data)
-            self.initialize_seen = True
         self._hand_over(data, msg_id)
+        if method == lsp.INITIALIZE:
+            self.initialize_seen = True  # only once pygls took it: ill-typed params may be sent again
 
     def _notification(self, method: str, data: dict[str, Any]) -> None:
         if method not in LIFECYCLE_NOTIFICATIONS:

@@ -236,3 +236,34 @@ def test_a_port_in_use_is_one_sentence_and_exit_1(tmp_path: Path, claude_home: P
     assert done.returncode == 1
     assert done.stderr == f"threadline: port {port} on 127.0.0.1 is already in use; choose another with --port.\n"
     assert not list(tmp_path.glob("serve-*.token"))
+
+
+def listening_addresses(port: int) -> list[str]:
+    """The local addresses of the listening sockets on ``port`` (Linux ``/proc/net/tcp*``)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        with open(table, encoding="ascii") as rows:
+            next(rows)
+            for row in rows:
+                fields = row.split()
+                address, hex_port = fields[1].split(":")
+                if int(hex_port, 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                    found.append(address)
+    return found
+
+
+def test_the_server_listens_on_loopback_only(tcp_server: TcpServer) -> None:
+    assert listening_addresses(tcp_server.port) == ["0100007F"]  # 127.0.0.1, little-endian hex
+
+
+def test_a_failed_initialize_over_tcp_can_be_retried(tcp_server: TcpServer, project: Path) -> None:
+    client, sock = connect(tcp_server.port)
+    bad = {"capabilities": "none", "processId": "x", "initializationOptions": {"authToken": tcp_server.token()}}
+    assert client.request("initialize", bad)["error"]["code"] == -32602
+    good = initialize_params(project, tcp_server.claude_home, ["unused"])
+    good["initializationOptions"] = {"authToken": tcp_server.token()}
+    assert "result" in client.request("initialize", good)
+    assert "Traceback" not in str(client.messages)
+    sock.close()
