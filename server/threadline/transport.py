@@ -47,6 +47,10 @@ MAX_HEADER_LINE = 8 * 1024
 """A header line longer than this is junk: it is skipped in pieces while re-synchronising."""
 MAX_BODY = 64 * 1024 * 1024
 """The largest frame body accepted (a 1 MB prompt fits many times over)."""
+MAX_UNAUTHENTICATED_BODY = 1024 * 1024
+"""Over TCP, the largest frame before ``initialize`` succeeded (an ``initialize`` is a few KB)."""
+AUTH_SECONDS = float(os.environ.get("THREADLINE_TCP_AUTH_SECONDS", "10"))
+"""Over TCP, a connection that has not authenticated by then is closed."""
 MAX_DEPTH = 64
 """Deepest nesting of arrays and objects in a message; Threadline's own params need 5."""
 READ_CHUNK = 64 * 1024
@@ -93,8 +97,9 @@ class FrameReader:
     next header (the head of a frame swallowed by a ``Content-Length`` that was too long).
     """
 
-    def __init__(self, read: Callable[[int], Awaitable[bytes]]) -> None:
+    def __init__(self, read: Callable[[int], Awaitable[bytes]], max_body: int = MAX_BODY) -> None:
         self._read = read
+        self.max_body = max_body
         self._buffer = bytearray()
         self._eof = False
 
@@ -167,8 +172,8 @@ class FrameReader:
                 skipped = True
                 length, seen_header = None, False
         assert length is not None
-        if length > MAX_BODY:
-            return FramingError(INVALID_REQUEST, f"The frame is larger than {MAX_BODY // (1024 * 1024)} MiB.")
+        if length > self.max_body:
+            return FramingError(INVALID_REQUEST, f"The frame is larger than {self.max_body // 1024} KiB.")
         body = await self._exactly(length)
         if body is None:
             return None
@@ -395,7 +400,7 @@ class Connection:
     ) -> None:
         self.server = server
         self.protocol: SafeProtocol = server.protocol  # type: ignore[assignment]
-        self.frames = FrameReader(read)
+        self.frames = FrameReader(read, MAX_BODY if tcp is None else MAX_UNAUTHENTICATED_BODY)
         self.tcp = tcp
         self.authenticated = tcp is None
         self.initialize_seen = False
@@ -413,6 +418,7 @@ class Connection:
             if isinstance(frame, FramingError):
                 logger.info("framing error: %s", frame.message)
                 self.protocol.send_error(None, frame.code, frame.message)
+                self._close_unless_authenticated()
                 continue
             self.receive(frame)
             await asyncio.sleep(0)  # let the handlers of earlier requests run
@@ -424,10 +430,12 @@ class Connection:
             logger.info("a frame that is not JSON (%s)", exc)
             self.protocol.send_error(None, PARSE_ERROR, "The message is not valid JSON.")
             self.frames.resync_after(body)
+            self._close_unless_authenticated()
             return
         except _Refused as refused:
             logger.info("refused a message: %s", refused.message)
             self.protocol.send_error(refused.msg_id, refused.code, refused.message)
+            self._close_unless_authenticated()
             return
         if rest:
             logger.info("%d bytes after the message in its frame: reading them as the next frame", len(rest))
@@ -438,6 +446,15 @@ class Connection:
             logger.info("refused a message: %s", refused.message)
             if refused.answer:
                 self.protocol.send_error(refused.msg_id, refused.code, refused.message)
+            self._close_unless_authenticated()
+
+    def _close_unless_authenticated(self) -> None:
+        """Over TCP, a client that has not authenticated gets no second chance after an error."""
+        if not self.authenticated and not self.closed:
+            logger.warning("closing a TCP connection that sent a bad message before authenticating")
+            self.close()
+            if self.protocol.close_connection is not None:
+                self.protocol.close_connection()
 
     def dispatch(self, data: Any) -> None:
         """Check the envelope, route by method, then hand the message to pygls."""
@@ -531,6 +548,7 @@ class Connection:
             if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.tcp.token.encode()):
                 self._refuse_unauthenticated(msg_id, answer=True)
             self.authenticated = True
+            self.frames.max_body = MAX_BODY
         if not isinstance(options, dict):
             return data
         kept = {key: value for key, value in options.items() if key != "authToken"}
@@ -645,6 +663,13 @@ async def _serve_tcp(template: LanguageServer, port: int, cache_dir: Path, serve
             writer.close()
 
         protocol.close_connection = close
+
+        def unless_authenticated() -> None:
+            if not connection.authenticated:
+                logger.warning("closing a TCP connection that did not authenticate within %g s", AUTH_SECONDS)
+                close()
+
+        deadline = asyncio.get_running_loop().call_later(AUTH_SECONDS, unless_authenticated)
         logger.info("a TCP client connected")
         try:
             await connection.run()
@@ -653,6 +678,7 @@ async def _serve_tcp(template: LanguageServer, port: int, cache_dir: Path, serve
         except asyncio.CancelledError:
             logger.info("the server is stopping: ending a TCP client")
         finally:
+            deadline.cancel()
             await _end_client(ls)
             writer.close()
             logger.info("a TCP client disconnected")

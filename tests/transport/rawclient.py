@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
+
+TESTS = Path(__file__).resolve().parent.parent
 
 ANSWER_SECONDS = 5.0
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "', "traceback")
@@ -206,3 +209,69 @@ def connect(port: int) -> tuple[RawClient, socket.socket]:
     sock.settimeout(None)
     stream = sock.makefile("rb")
     return RawClient(sock.sendall, stream), sock
+
+
+FAKE_ON_PATH = TESTS / "agents" / "bin" / "claude"
+LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+) \((.*)\)")
+
+
+class TcpServer:
+    """``threadline serve --tcp --port 0`` with the fake claude as the server's own agent."""
+
+    def __init__(self, tmp: Path, claude_home: Path, env: dict[str, str] | None = None) -> None:
+        self.claude_home = claude_home
+        self.cache_dir = tmp / "cache"
+        self.log = tmp / "tcp-server.log"
+        self._log = open(self.log, "w+b")  # noqa: SIM115 - closed in stop()
+        base = {k: v for k, v in os.environ.items() if k != "THREADLINE_TOKEN"}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "threadline",
+                "-v",
+                "--claude-config-dir",
+                str(claude_home),
+                "--claude-command",
+                str(FAKE_ON_PATH),
+                "serve",
+                "--tcp",
+                "--port",
+                "0",
+                "--cache-dir",
+                str(self.cache_dir),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            env={**base, "FAKE_CLAUDE_PYTHON": sys.executable, **(env or {})},
+        )
+        self.port, self.where = self._wait_listening()
+
+    def _wait_listening(self) -> tuple[int, str]:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            match = LISTENING.search(self.stderr())
+            if match:
+                return int(match.group(1)), match.group(2)
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited: {self.stderr()}")
+            time.sleep(0.05)  # polling a log file: there is no event to await across processes
+        raise AssertionError(f"the server never listened: {self.stderr()}")
+
+    def stderr(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def token_file(self) -> Path:
+        return self.cache_dir / f"serve-{self.port}.token"
+
+    def token(self) -> str:
+        return self.token_file.read_text(encoding="utf-8").strip()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(15)
+        self._log.close()
+        return self.process.returncode

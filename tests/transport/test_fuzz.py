@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from lsprotocol import types as lsp
 
 from tests.transport.rawclient import ANSWER_SECONDS, StdioServer, initialize_params
+from tests.transport.strategies import json_values
 from threadline import protocol as wire
 
 pytestmark = pytest.mark.timeout(300)
@@ -69,13 +70,6 @@ def server(tmp_path: Path, project: Path, claude_home: Path, fake_claude: list[s
 
 
 # -- strategies ---------------------------------------------------------------------------------
-
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=12,
-)
 
 
 def nested(depth: int) -> Any:

@@ -15,9 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.transport.rawclient import ANSWER_SECONDS, connect
-from tests.transport.test_fuzz import json_values
-from tests.transport.test_tcp import TcpServer
+from tests.transport.rawclient import ANSWER_SECONDS, TcpServer, connect
+from tests.transport.strategies import json_values
 
 pytestmark = pytest.mark.timeout(300)
 

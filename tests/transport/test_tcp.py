@@ -6,87 +6,19 @@ A real server process on an OS-chosen port; clients are raw sockets speaking JSO
 from __future__ import annotations
 
 import os
-import re
 import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import TESTS
-from tests.transport.rawclient import RawClient, connect, initialize_params
+from tests.transport.rawclient import RawClient, TcpServer, connect, initialize_params
 
 pytestmark = pytest.mark.timeout(60)
-
-FAKE_ON_PATH = TESTS / "agents" / "bin" / "claude"
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+) \((.*)\)")
-
-
-class TcpServer:
-    """``threadline serve --tcp --port 0`` with the fake claude as the server's own agent."""
-
-    def __init__(self, tmp: Path, claude_home: Path, env: dict[str, str] | None = None) -> None:
-        self.claude_home = claude_home
-        self.cache_dir = tmp / "cache"
-        self.log = tmp / "tcp-server.log"
-        self._log = open(self.log, "w+b")  # noqa: SIM115 - closed in stop()
-        base = {k: v for k, v in os.environ.items() if k != "THREADLINE_TOKEN"}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "threadline",
-                "-v",
-                "--claude-config-dir",
-                str(claude_home),
-                "--claude-command",
-                str(FAKE_ON_PATH),
-                "serve",
-                "--tcp",
-                "--port",
-                "0",
-                "--cache-dir",
-                str(self.cache_dir),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log,
-            env={**base, "FAKE_CLAUDE_PYTHON": sys.executable, **(env or {})},
-        )
-        self.port, self.where = self._wait_listening()
-
-    def _wait_listening(self) -> tuple[int, str]:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            match = LISTENING.search(self.stderr())
-            if match:
-                return int(match.group(1)), match.group(2)
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited: {self.stderr()}")
-            time.sleep(0.05)  # polling a log file: there is no event to await across processes
-        raise AssertionError(f"the server never listened: {self.stderr()}")
-
-    def stderr(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    @property
-    def token_file(self) -> Path:
-        return self.cache_dir / f"serve-{self.port}.token"
-
-    def token(self) -> str:
-        return self.token_file.read_text(encoding="utf-8").strip()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(15)
-        self._log.close()
-        return self.process.returncode
 
 
 @pytest.fixture(scope="module")
@@ -267,3 +199,23 @@ def test_a_failed_initialize_over_tcp_can_be_retried(tcp_server: TcpServer, proj
     assert "result" in client.request("initialize", good)
     assert "Traceback" not in str(client.messages)
     sock.close()
+
+
+def test_a_connection_that_never_authenticates_is_closed(tmp_path: Path, claude_home: Path) -> None:
+    server = TcpServer(tmp_path, claude_home, env={"THREADLINE_TCP_AUTH_SECONDS": "1"})
+    try:
+        idle, idle_sock = connect(server.port)
+        assert idle.wait_closed(10), "an idle, unauthenticated connection stayed open"
+        idle_sock.close()
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_large_or_broken_frame_before_authenticating_is_refused_and_closed(tcp_server: TcpServer) -> None:
+    for raw in (b"Content-Length: 2000000\r\n\r\n", b"Content-Length: 3\r\n\r\n{{{"):
+        client, sock = connect(tcp_server.port)
+        client.send_raw(raw)
+        error = client.wait(lambda m: "error" in m)["error"]
+        assert error["code"] in (-32600, -32700)
+        assert client.wait_closed(5)
+        sock.close()
