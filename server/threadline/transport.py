@@ -327,7 +327,8 @@ class SafeProtocol(LanguageServerProtocol):
         if exc is None:
             self._send_response(msg_id, result=future.result())
         elif isinstance(exc, JsonRpcException) and not _carries_traceback(exc):
-            level = logging.INFO if exc.code in CLIENT_ERRORS else logging.WARNING
+            # The handler logged the refusal in one line; a client error needs no second one.
+            level = logging.DEBUG if exc.code in CLIENT_ERRORS else logging.WARNING
             logger.log(level, "request %r answered with error %d: %s", msg_id, exc.code, exc.message)
             self._send_response(msg_id, error=exc.to_response_error())
         else:

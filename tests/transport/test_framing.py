@@ -144,6 +144,10 @@ def test_client_errors_are_one_log_line(served: StdioServer) -> None:
     log = served.stderr()
     assert "Traceback" not in log
     assert " ERROR " not in log
+    for error in (answer["error"], missing["error"]):
+        lines = [line for line in log.splitlines() if error["message"] in line]
+        assert len(lines) == 1, lines
+        assert " INFO " in lines[0]
 
 
 def test_requests_after_shutdown_are_refused_and_exit_ends_the_server(served: StdioServer) -> None:
