@@ -76,6 +76,7 @@ AUTH_REQUIRED = "authentication required"
 
 _CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:[ \t]*(\d{1,20})", re.IGNORECASE)
 _HEADER = re.compile(rb"^[A-Za-z][A-Za-z0-9-]*[ \t]*:")
+_HEADER_NAME = b"content-length"
 
 
 # -- framing ------------------------------------------------------------------------------------
@@ -125,9 +126,11 @@ class FrameReader:
                 del self._buffer[: end + 1]
                 return line
             if len(self._buffer) >= MAX_HEADER_LINE:
-                # Keep a tail that may hold the start of a header split across the cut.
-                piece = bytes(self._buffer[: MAX_HEADER_LINE - 64])
-                del self._buffer[: MAX_HEADER_LINE - 64]
+                # Junk without a newline: cut it before a header, never through one.
+                at = bytes(self._buffer[:MAX_HEADER_LINE]).lower().find(_HEADER_NAME, 1)
+                cut = at if at > 0 else MAX_HEADER_LINE - len(_HEADER_NAME)
+                piece = bytes(self._buffer[:cut])
+                del self._buffer[:cut]
                 return piece
             if not await self._fill():
                 if self._buffer:

@@ -85,6 +85,16 @@ def test_a_frame_too_large_is_refused_and_reading_goes_on(served: StdioServer, p
     assert listing_works(served, project)
 
 
+def test_long_junk_without_newlines_never_hides_the_next_header(served: StdioServer, project: Path) -> None:
+    """Junk is skipped in 8 KiB pieces; whatever its length, the header after it is found."""
+    for size in [*range(8160, 8200), 100_000]:
+        following = frame({"jsonrpc": "2.0", "id": f"after-{size}", "method": "session/list", "params": {}})
+        served.client.send_raw(b"Content-Length: 99999999999\r\n\r\n" + b"x" * size + following)
+    for size in [*range(8160, 8200), 100_000]:
+        assert "result" in served.client.response(f"after-{size}")
+    assert listing_works(served, project)
+
+
 @pytest.mark.parametrize(
     "method", ["textDocument/hover", "workspace/executeCommand", "textDocument/didOpen", "no/such"]
 )
