@@ -219,3 +219,23 @@ def test_a_large_or_broken_frame_before_authenticating_is_refused_and_closed(tcp
         assert error["code"] in (-32600, -32700)
         assert client.wait_closed(5)
         sock.close()
+
+
+def test_follows_are_per_client(tcp_server: TcpServer, project: Path) -> None:
+    """Only the client that follows a session receives its appended Messages."""
+    follower, follower_sock = open_client(tcp_server, project, tcp_server.claude_home)
+    other, other_sock = open_client(tcp_server, project, tcp_server.claude_home)
+    started = follower.request("workflow/start", {"cwd": str(project), "prompt": "hello [[slow:2]]"}, timeout=15)
+    session_id = started["result"]["sessionId"]
+    assert "result" in follower.request("session/messages", {"sessionId": session_id, "follow": True})
+
+    def update_of(message: dict[str, Any]) -> bool:
+        return message.get("method") == "session/updated" and message["params"]["session"]["sessionId"] == session_id
+
+    follower.wait(lambda m: update_of(m) and bool(m["params"]["appended"]), 30)
+    follower.wait(lambda m: update_of(m) and m["params"]["session"]["status"] == "completed", 30)
+    other.wait(lambda m: update_of(m) and m["params"]["session"]["status"] == "completed", 30)
+    others = [m for m in other.messages if update_of(m)]
+    assert others and all(m["params"]["appended"] == [] for m in others)
+    follower_sock.close()
+    other_sock.close()
