@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 logger = logging.getLogger(__name__)
 
 KNOWN_KEYS = frozenset({"claudeConfigDir", "agents", "watch", "cacheDir", "authToken"})
@@ -38,15 +40,6 @@ class Options:
                 agent.home = self.claude_config_dir if agent_id == "claude" else agent_home(agent_id)
 
 
-def default_cache_dir() -> Path:
-    """``$THREADLINE_CACHE_DIR``, else the platform's user cache folder + ``threadline``."""
-    configured = os.environ.get("THREADLINE_CACHE_DIR")
-    if configured:
-        return Path(os.path.expanduser(configured))
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "threadline"
-
-
 def agent_home(agent_id: str) -> Path:
     """The default home of an agent (protocol §1 ``agents.<id>.home``): Claude Code's config
     folder, Codex's ``$CODEX_HOME`` (else ``~/.codex``), or the folder holding Gemini's
@@ -63,6 +56,14 @@ def agent_home(agent_id: str) -> Path:
 def default_claude_config_dir() -> Path:
     configured = os.environ.get("CLAUDE_CONFIG_DIR")
     return Path(configured) if configured else Path.home() / ".claude"
+
+
+def default_cache_dir() -> Path:
+    """``$THREADLINE_CACHE_DIR``, else the platform's user cache folder + ``threadline`` (protocol §1)."""
+    configured = os.environ.get("THREADLINE_CACHE_DIR")
+    if configured:
+        return Path(os.path.expanduser(configured))
+    return Path(platformdirs.user_cache_dir("threadline", appauthor=False))
 
 
 def defaults() -> Options:

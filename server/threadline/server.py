@@ -17,8 +17,7 @@ from typing import Any
 import attrs
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
-from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol import lsp_method
 
 from threadline import __version__
 from threadline import protocol as wire
@@ -26,6 +25,7 @@ from threadline.config import Options, defaults, parse_options
 from threadline.errors import ThreadlineError
 from threadline.protocol import Message, SessionInfo
 from threadline.sessions import MAX_APPENDED, Refresh, SessionManager
+from threadline.transport import SafeProtocol, SafeServer
 from threadline.watcher import FolderWatcher
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class RawRequest:
     params: Any = None
 
 
-class ThreadlineProtocol(LanguageServerProtocol):
+class ThreadlineProtocol(SafeProtocol):
     """Keeps the params of Threadline's own methods as JSON, not pygls' namedtuples."""
 
     def get_message_type(self, method: str) -> type[Any] | None:  # type: ignore[override]
@@ -70,7 +70,7 @@ class ThreadlineProtocol(LanguageServerProtocol):
         return result
 
 
-class ThreadlineServer(LanguageServer):
+class ThreadlineServer(SafeServer):
     """Holds the core, the watcher and this connection's subscriptions."""
 
     def __init__(self) -> None:

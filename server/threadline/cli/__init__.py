@@ -13,6 +13,8 @@ import errno
 import logging
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from threadline.cli.parser import EXIT_USAGE, build_parser
 from threadline.errors import InvalidParams, ThreadlineError
@@ -36,17 +38,35 @@ def serve(args: argparse.Namespace) -> int:
     from threadline.server import server
 
     if args.tcp:
+        from threadline.cli.commands import options_from
+        from threadline.transport import serve_tcp
+
+        cache_dir = options_from(args).cache_dir
         try:
-            server.start_tcp("127.0.0.1", args.port)
+            return serve_tcp(server, args.port, cache_dir, _tcp_server_options(args, cache_dir))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 _say(f"port {args.port} on 127.0.0.1 is already in use; choose another with --port.")
             else:
                 _say(f"cannot listen on 127.0.0.1 port {args.port} ({exc.strerror or exc}).")
             return EXIT_ERROR
-    else:
-        server.start_io()
+    server.start_io()
     return 0
+
+
+def _tcp_server_options(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
+    """The settings a TCP client may not choose (protocol §1): this command's options and environment."""
+    from threadline.cli.commands import options_from
+
+    options = options_from(args)
+    return {
+        "cacheDir": str(cache_dir),
+        "claudeConfigDir": str(options.claude_config_dir),
+        "agents": {
+            agent_id: {"command": agent.command, **({"home": str(agent.home)} if agent.home else {})}
+            for agent_id, agent in options.agents.items()
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

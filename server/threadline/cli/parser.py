@@ -56,8 +56,8 @@ def port(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, not {value}")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 (any free port) and 65535, not {value}")
     return value
 
 
@@ -234,7 +234,15 @@ def build_parser() -> Parser:
         ["threadline serve", "threadline serve --tcp --port 8765"],
     )
     serve.add_argument("--tcp", action="store_true", help="listen on TCP, 127.0.0.1 only (example: --tcp)")
-    serve.add_argument("--port", type=port, default=8765, help="the TCP port, default 8765 (example: --port 9000)")
+    serve.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="the catalog's folder, where --tcp also writes its token (example: --cache-dir /tmp/tl-cache)",
+    )
+    serve.add_argument(
+        "--port", type=port, default=8765, help="the TCP port, default 8765; 0 picks a free one (example: --port 9000)"
+    )
     serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)  # sent by vscode-languageclient
 
     listing = _command(
