@@ -94,13 +94,39 @@ export function sessionLabel(session: SessionInfo): string {
     return title.length > 0 ? title : '(untitled)';
 }
 
-/** The tree description: "★ active · claude · 5 min ago · $0.12". */
+/** The agents' names as people know them; an unknown id is shown as it is. */
+const AGENT_NAMES: Record<string, string> = { claude: 'Claude Code', codex: 'Codex CLI', gemini: 'Gemini CLI' };
+
+export function agentName(agent: string): string {
+    return AGENT_NAMES[agent] ?? agent;
+}
+
+/** The statuses whose icon a row shows instead of its agent's: they need to be seen. */
+const ATTENTION: ReadonlySet<string> = new Set(['running', 'waiting_for_input', 'failed', 'interrupted']);
+
+/**
+ * The icon of a tree row: the agent's own icon, except while the session needs attention
+ * (running, waiting, failed, interrupted), when the status icon takes its place.
+ */
+export function rowIcon(session: SessionInfo): { kind: 'status'; id: string; color?: string } | { kind: 'agent'; agent: string } {
+    if (ATTENTION.has(session.status)) {
+        return { kind: 'status', ...statusIcon(session.status) };
+    }
+    return { kind: 'agent', agent: session.agent };
+}
+
+/**
+ * The tree description: "★ active · 5 min ago · $0.12". The agent is the row's icon, not a
+ * word; a cancelled session (which shows its agent's icon) says so.
+ */
 export function sessionDescription(session: SessionInfo, now: number): string {
     const parts: string[] = [];
     if (session.active) {
         parts.push('★ active');
     }
-    parts.push(session.agent);
+    if (session.status === 'cancelled') {
+        parts.push('cancelled');
+    }
     parts.push(relativeTime(session.updatedAt, now));
     const cost = formatCost(session.usage?.costUsd);
     if (cost) {
@@ -117,7 +143,7 @@ export function sessionTooltipLines(session: SessionInfo): string[] {
         '',
         `Id: ${session.sessionId}`,
         `Status: ${statusLabel(session.status)}${session.active ? ' (active session)' : ''}`,
-        `Agent: ${session.agent}`,
+        `Agent: ${agentName(session.agent)}`,
         `Model: ${session.model ?? 'unknown'}`,
         `Branch: ${session.gitBranch ?? 'unknown'}`,
         `Tokens: ${formatTokens(totalTokens(u))} (in ${formatTokens(u?.inputTokens)}, out ${formatTokens(u?.outputTokens)}, cache write ${formatTokens(u?.cacheCreationTokens)}, cache read ${formatTokens(u?.cacheReadTokens)})`,
