@@ -122,21 +122,21 @@ function build(tokens: readonly Token[]): VNode[] {
         const parent = top();
         parent.children = [...(parent.children ?? []), ...nodes];
     };
-    for (const token of tokens) {
+    tokens.forEach((token, i) => {
         if (token.nesting === 1) {
-            const el = openElement(token);
+            const el = bareUrlInWord(token, tokens[i - 1]) ? undefined : openElement(token);
             opened.push(el !== undefined);
             if (el) {
                 append(el);
                 stack.push(el);
             }
-            continue;
+            return;
         }
         if (token.nesting === -1) {
             if (opened.pop()) {
                 stack.pop();
             }
-            continue;
+            return;
         }
         switch (token.type) {
             case 'inline':
@@ -174,8 +174,23 @@ function build(tokens: readonly Token[]): VNode[] {
                 }
                 break;
         }
-    }
+    });
     return root.children ?? [];
+}
+
+/**
+ * A bare URL that markdown-it's linkify found glued to the text before it (inside quotes,
+ * `fetch('https://…')`, `src="…"`): left as text. Only a URL that stands alone (after a
+ * space, a bracket or at the start) becomes a link, as people write links in prose.
+ */
+function bareUrlInWord(token: Token, previous: Token | undefined): boolean {
+    if (token.type !== 'link_open' || token.markup !== 'linkify') {
+        return false;
+    }
+    if (!previous || previous.type !== 'text' || previous.content === '') {
+        return false;
+    }
+    return !/[\s(\[<*_~]$/.test(previous.content);
 }
 
 /**

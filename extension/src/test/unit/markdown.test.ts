@@ -175,6 +175,13 @@ describe('markdown (markdown-it into the safe tree)', () => {
         assert.equal(elements(out).filter((e) => e.tag === 'a').length, 0);
     });
 
+    test('a URL glued to the text before it (in quotes, in code) is not made a link', () => {
+        const src = `fetch('https://evil.example/x') src="http://127.0.0.1:9/pwned" (see https://example.org/ok)`;
+        const out = renderMarkdown(src);
+        assert.deepEqual(elements(out).filter((e) => e.tag === 'a').map((e) => e.attrs?.href), ['https://example.org/ok']);
+        assert.equal(textOf(out), src);
+    });
+
     test('bare domains and e-mail addresses stay text; only URLs with a scheme become links', () => {
         assert.equal(shape(renderInline('mail me@example.org or visit example.org')), '"mail me@example.org or visit example.org"');
     });
