@@ -515,7 +515,7 @@ export class TranscriptPanel implements vscode.Disposable {
 <main id="scroller">
   <button id="load-earlier" type="button" class="load-earlier" hidden>Load earlier messages</button>
   <div id="messages" aria-live="polite"></div>
-  <div id="live" class="msg role-assistant live" aria-live="polite" hidden></div>
+  <div id="live" class="live-turn" aria-live="polite" hidden></div>
   <div id="empty" class="empty">No messages yet.</div>
 </main>
 <footer id="composer">

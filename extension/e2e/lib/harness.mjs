@@ -302,6 +302,21 @@ export async function launch({ name, prepare, agentEnv, serverCommand, requireAg
     });
     ctx.on('request', (req) => requests.push(req.url()));
     const consoleLines = [];
+    // Every text the Sessions view shows as its message, from the first paint on, so that a
+    // test can tell what a user saw while the first list loaded (it may last only 100 ms).
+    await ctx.addInitScript(() => {
+        const seen = [];
+        window.__threadlineViewMessages = seen;
+        const record = () => {
+            for (const el of document.querySelectorAll('.pane-body .message')) {
+                const text = (el.textContent ?? '').trim();
+                if (text && seen[seen.length - 1] !== text) {
+                    seen.push(text);
+                }
+            }
+        };
+        new MutationObserver(record).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
@@ -434,6 +449,27 @@ export class Workbench {
                 .map((r) => ({ top: r.getBoundingClientRect().top, text: (r.textContent ?? '').replace(/\s+/g, ' ').trim() }))
                 .sort((a, b) => a.top - b.top)
                 .map((r) => r.text),
+        );
+    }
+
+    /** The messages the Sessions view has shown so far, in order (see launch()). */
+    async viewMessages() {
+        return this.page.evaluate(() => [...(window.__threadlineViewMessages ?? [])]);
+    }
+
+    /** The file name of a tree row's icon when it is an image (an agent icon), else null. */
+    async rowImageIcon(row) {
+        return row.locator('.custom-view-tree-node-item-icon').first().evaluate((el) => {
+            const m = /url\(["']?([^"')]*)/.exec(getComputedStyle(el).backgroundImage);
+            const file = m ? /([\w.-]+\.(?:svg|png))(?:[?&#]|$)/.exec(decodeURIComponent(m[1])) : null;
+            return file ? file[1] : null;
+        });
+    }
+
+    /** The labels of the editor tabs, left to right. */
+    async tabLabels() {
+        return this.page.locator('.editor-group-container .tabs-container .tab').evaluateAll((tabs) =>
+            tabs.map((t) => (t.getAttribute('aria-label') ?? t.textContent ?? '').replace(/\s+/g, ' ').trim()),
         );
     }
 
