@@ -14,7 +14,7 @@ import {
     type LanguageClientOptions,
 } from 'vscode-languageclient/node';
 import { ContextKeys } from './constants';
-import { INDEX_PROGRESS_PREFIX, type NotificationMap, type NotificationMethod, type ParamsOf, type RequestMethod, type ResultOf } from './protocol';
+import { isIndexingEnd, type NotificationMap, type NotificationMethod, type ParamsOf, type RequestMethod, type ResultOf } from './protocol';
 import { formatCommand, type ResolvedSettings } from './settings';
 
 export type ServerState = 'stopped' | 'starting' | 'running' | 'failed';
@@ -204,7 +204,7 @@ export class ThreadlineClient implements vscode.Disposable {
             middleware: {
                 handleWorkDoneProgress: (token, params, next) => {
                     next(token, params);
-                    if (params.kind === 'end' && typeof token === 'string' && token.startsWith(INDEX_PROGRESS_PREFIX)) {
+                    if (isIndexingEnd(token, params)) {
                         this.log.info('The server finished indexing the session history; listing again.');
                         this.indexedEmitter.fire();
                     }

@@ -215,6 +215,11 @@ export const ErrorCodes = {
 /** The `$/progress` token prefix of the server's first indexing of a large history. */
 export const INDEX_PROGRESS_PREFIX = 'threadline-index-';
 
+/** Whether a `$/progress` is the end of the server's first indexing (then list again). */
+export function isIndexingEnd(token: unknown, value: { kind?: unknown } | null | undefined): boolean {
+    return typeof token === 'string' && token.startsWith(INDEX_PROGRESS_PREFIX) && value?.kind === 'end';
+}
+
 export interface AgentOptions {
     command?: string[];
     env?: Record<string, string>;

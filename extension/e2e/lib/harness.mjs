@@ -1,6 +1,7 @@
 // Starts a throwaway VS Code (code-server on 127.0.0.1, in its own process group) with the
 // Threadline extension, opens it in Debian's Chromium through playwright-core, and tears
 // everything down again. Used by e2e/tests/*.test.mjs.
+/* global window, document, MutationObserver, getComputedStyle -- used inside page.evaluate and init scripts, which run in the browser */
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';

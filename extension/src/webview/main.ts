@@ -101,7 +101,7 @@ function renderSession(s: SessionInfo): void {
     setText(els.status, statusLabel(s.status));
     els.status.className = `status status-${s.status}`;
     els.status.setAttribute('data-status', s.status);
-    setText(els.model, s.model ?? 'model unknown');
+    setText(els.model, s.model ?? (s.status === 'running' ? 'model: first reply pending' : 'model unknown'));
     setText(els.tokens, `${formatTokens(totalTokens(s.usage))} tokens`);
     els.tokens.title = `in ${s.usage?.inputTokens ?? 0}, out ${s.usage?.outputTokens ?? 0}, cache write ${s.usage?.cacheCreationTokens ?? 0}, cache read ${s.usage?.cacheReadTokens ?? 0}`;
     setText(els.cost, formatCost(s.usage?.costUsd) || 'cost unknown');

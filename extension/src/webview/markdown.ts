@@ -190,7 +190,7 @@ function bareUrlInWord(token: Token, previous: Token | undefined): boolean {
     if (!previous || previous.type !== 'text' || previous.content === '') {
         return false;
     }
-    return !/[\s(\[<*_~]$/.test(previous.content);
+    return !/[\s([<*_~]$/.test(previous.content);
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DoubleClick } from '../../clicks';
 import { applyLiveUpdate, IDLE, liveOfSession, type LiveState } from '../../live';
-import type { SessionUpdatedParams, Status } from '../../protocol';
+import { isIndexingEnd, type SessionUpdatedParams, type Status } from '../../protocol';
 import { renderLive } from '../../webview/render';
 import { textOf, type VElement, type VNode } from '../../webview/vnode';
 import { session } from './fixtures';
@@ -69,4 +69,13 @@ test('DoubleClick: a second click on the same row within the window', () => {
     assert.equal(c.click('b', 1500), false, 'another row');
     assert.equal(c.click('a', 1600), false);
     assert.equal(c.click('a', 2200), false, 'too slow');
+});
+
+test('the end of the first indexing is told from other progress', () => {
+    assert.equal(isIndexingEnd('threadline-index-4f1c', { kind: 'end' }), true);
+    assert.equal(isIndexingEnd('threadline-index-4f1c', { kind: 'report' }), false);
+    assert.equal(isIndexingEnd('threadline-index-4f1c', { kind: 'begin' }), false);
+    assert.equal(isIndexingEnd('other-4f1c', { kind: 'end' }), false);
+    assert.equal(isIndexingEnd(7, { kind: 'end' }), false);
+    assert.equal(isIndexingEnd('threadline-index-x', null), false);
 });
