@@ -390,8 +390,10 @@ export function activate(context: vscode.ExtensionContext): void {
                 if (!s) {
                     return;
                 }
-                if (how?.fromTree === true) {
-                    // A click previews; a double click (the second run within 500 ms) pins.
+                // A click previews; a double click (the second run within 500 ms) pins. Users
+                // who turned VS Code's preview editors off get a tab per click.
+                const previews = vscode.workspace.getConfiguration('workbench.editor').get<boolean>('enablePreview', true);
+                if (how?.fromTree === true && previews) {
                     const double = clicks.click(s.sessionId, Date.now());
                     openTranscript(s, { preview: !double });
                 } else {
