@@ -159,6 +159,10 @@ export function sessionTooltipLines(session: SessionInfo): string[] {
     if (session.lastError) {
         lines.push(`Last error: ${session.lastError}`);
     }
+    if (session.snippet) {
+        // With a filter: where the text matched (session/list `query`).
+        lines.push('', `Match: ${session.snippet.replace(/\s+/g, ' ').trim()}`);
+    }
     return lines;
 }
 

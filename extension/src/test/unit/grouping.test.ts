@@ -103,6 +103,12 @@ test('tooltip has id, status, model, branch, tokens and cost', () => {
     }
 });
 
+test('tooltip names where a filter matched (the snippet)', () => {
+    const lines = sessionTooltipLines(session({ snippet: '…ran the\nflaky test twice…' }));
+    assert.equal(lines[lines.length - 1], 'Match: …ran the flaky test twice…');
+    assert.ok(!sessionTooltipLines(session()).some((l) => l.startsWith('Match:')));
+});
+
 test('contextValue by status, with the active flag', () => {
     assert.equal(sessionContextValue(session({ status: 'running' })), 'session.running');
     assert.equal(sessionContextValue(session({ status: 'completed', active: true })), 'session.completed.active');
