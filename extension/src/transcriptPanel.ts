@@ -15,6 +15,7 @@ import { truncate } from './format';
 import { applyLiveUpdate, IDLE, liveOfSession, sameLive, type LiveState } from './live';
 import type { SessionInfo, SessionUpdatedParams } from './protocol';
 import type { SessionStore } from './sessionStore';
+import { transcriptHtml } from './transcriptHtml';
 import { TranscriptModel, type IndexedMessage } from './transcriptModel';
 import { parseFromWebview, sessionIdOfState, type FromWebview, type ToWebview } from './webviewMessages';
 
@@ -475,70 +476,12 @@ export class TranscriptPanel implements vscode.Disposable {
     private html(): string {
         const webview = this.panel.webview;
         const media = vscode.Uri.joinPath(this.deps.extensionUri, 'media');
-        const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'transcript.js'));
-        const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'transcript.css'));
-        const nonce = crypto.randomBytes(18).toString('base64url');
-        const csp = [
-            "default-src 'none'",
-            `style-src ${webview.cspSource}`,
-            `font-src ${webview.cspSource}`,
-            `img-src ${webview.cspSource}`,
-            `script-src 'nonce-${nonce}'`,
-            "base-uri 'none'",
-            "form-action 'none'",
-        ].join('; ');
-        return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>Transcript</title>
-</head>
-<body data-session-id="${sessionIdOfState({ sessionId: this.sessionId }) ?? ''}">
-<header id="header">
-  <h1 id="title">Loading…</h1>
-  <div class="meta">
-    <span id="status" class="status"></span>
-    <span id="model" class="chip"></span>
-    <span id="tokens" class="chip"></span>
-    <span id="cost" class="chip"></span>
-  </div>
-  <div class="id-line">
-    <span class="label">Session</span>
-    <code id="session-id"></code>
-    <button id="copy-id" type="button" class="link-button" title="Copy the session id">Copy id</button>
-  </div>
-  <div id="last-error" class="last-error" role="status" hidden></div>
-</header>
-<main id="scroller">
-  <button id="load-earlier" type="button" class="load-earlier" hidden>Load earlier messages</button>
-  <div id="messages" aria-live="polite"></div>
-  <div id="live" class="live-turn" aria-live="polite" hidden></div>
-  <div id="empty" class="empty">No messages yet.</div>
-</main>
-<footer id="composer">
-  <div id="problem" class="problem" role="alert" hidden></div>
-  <section id="approval" class="approval" aria-label="Permission needed" hidden>
-    <div class="approval-head"><strong>Permission needed:</strong> <span id="approval-what"></span></div>
-    <div id="approval-reason" class="approval-reason"></div>
-    <label class="approval-label" for="approval-prompt">Continue with</label>
-    <input id="approval-prompt" type="text" spellcheck="false">
-    <div class="approval-buttons">
-      <button id="allow-rule" type="button">Allow and continue</button>
-      <button id="allow-edits" type="button" class="secondary" title="Resume with permission mode acceptEdits: file edits in the project are allowed for this turn">Allow all edits</button>
-      <code id="approval-rule" class="approval-rule"></code>
-    </div>
-  </section>
-  <div id="composer-reason" class="reason" hidden></div>
-  <div class="row">
-    <textarea id="prompt" rows="3" aria-label="Reply" placeholder="Reply to continue this session (Ctrl+Enter to send)"></textarea>
-    <button id="send" type="button">Send</button>
-  </div>
-</footer>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+        return transcriptHtml({
+            cspSource: webview.cspSource,
+            scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(media, 'transcript.js')).toString(),
+            styleUri: webview.asWebviewUri(vscode.Uri.joinPath(media, 'transcript.css')).toString(),
+            nonce: crypto.randomBytes(18).toString('base64url'),
+            sessionId: this.sessionId,
+        });
     }
 }
