@@ -65,6 +65,7 @@ describe('session history', { timeout: 180_000 }, () => {
             assert.equal(await vscode.rowImageIcon(vscode.row(sessions.waiting.title)), null);
             // While the first list loaded the view said so, and never "no sessions".
             const messages = await vscode.viewMessages();
+            console.log(`the Sessions view said, in order: ${JSON.stringify(messages)}`);
             assert.ok(messages.some((m) => /^(Loading sessions…|Starting the Threadline server…)$/.test(m)), `view messages: ${JSON.stringify(messages)}`);
             assert.ok(!messages.some((m) => /No agent sessions/.test(m)), `view messages: ${JSON.stringify(messages)}`);
             assert.equal(await vscode.sessionsPane.locator('.pane-body .message').first().isVisible().catch(() => false), false, 'no message once listed');

@@ -114,10 +114,12 @@ describe('workflows', { timeout: 240_000 }, () => {
             assert.match(await item.innerText(), /Completed/);
         }));
 
-    test('Cancel Running Turn (inline on the item) stops a running workflow', () =>
+    test('Cancel Running Turn (inline on the item) stops a running workflow started with its keybinding', () =>
         dumpOnFailure(async () => {
-            const { vscode } = vs;
-            await vscode.runCommand('Threadline: Start Workflow');
+            const { vscode, page } = vs;
+            // Start Workflow's keybinding, from the workbench (not from inside a webview).
+            await page.locator('.part.sidebar .composite.title').first().click();
+            await page.keyboard.press('Control+Alt+Shift+N');
             await vscode.answerInput('Threadline: New Workflow — Prompt', SLOW);
             await vscode.answerInput('Threadline: New Workflow — Skill (optional)', '');
             const row = vscode.row(SLOW);
