@@ -10,7 +10,7 @@ import { DoubleClick } from './clicks';
 import { describeError, ThreadlineClient } from './client';
 import { Commands, ContextKeys, TRANSCRIPT_VIEW_TYPE, Views } from './constants';
 import { relativeTime, statusLabel } from './format';
-import { agentName, compareSessions, sessionLabel } from './grouping';
+import { agentChoices, agentName, compareSessions, sessionLabel, soleAgent } from './grouping';
 import { createLog } from './log';
 import { AGENTS, type SessionInfo } from './protocol';
 import { SessionStore } from './sessionStore';
@@ -208,23 +208,18 @@ export function activate(context: vscode.ExtensionContext): void {
     /** Which agent a new workflow runs: asked only when the server can run more than one. */
     const pickAgent = async (): Promise<string | undefined> => {
         const runnable = threadline.runnableAgents;
-        if (!runnable || runnable.length === 0) {
-            return 'claude'; // a server that does not say: the protocol's default
-        }
-        if (runnable.length === 1) {
-            return runnable[0];
+        const sole = soleAgent(runnable);
+        if (sole) {
+            return sole;
         }
         const last = context.workspaceState.get<string>('threadline.lastAgent');
-        const known = [...AGENTS, ...runnable.filter((a) => !(AGENTS as readonly string[]).includes(a))];
-        const items = known
-            .map((agent) => ({
-                label: agentName(agent),
-                description: runnable.includes(agent) ? agent : `${agent} (not found: set threadline.${agent}.command)`,
-                agent,
-                runnable: runnable.includes(agent),
-                iconPath: (AGENTS as readonly string[]).includes(agent) ? vscode.Uri.joinPath(context.extensionUri, 'media', 'agents', `${agent}.svg`) : undefined,
-            }))
-            .sort((a, b) => Number(b.runnable) - Number(a.runnable) || Number(b.agent === last) - Number(a.agent === last));
+        const items = agentChoices(AGENTS, runnable ?? [], last).map(({ agent, runnable: canRun }) => ({
+            label: agentName(agent),
+            description: canRun ? agent : `${agent} (not found: set threadline.${agent}.command)`,
+            agent,
+            runnable: canRun,
+            iconPath: (AGENTS as readonly string[]).includes(agent) ? vscode.Uri.joinPath(context.extensionUri, 'media', 'agents', `${agent}.svg`) : undefined,
+        }));
         const picked = await vscode.window.showQuickPick(items, {
             title: 'Threadline: New Workflow — Agent',
             placeHolder: 'Which agent runs this workflow?',

@@ -101,6 +101,27 @@ export function agentName(agent: string): string {
     return AGENT_NAMES[agent] ?? agent;
 }
 
+/** The agent to start without asking: the only runnable one, or the protocol's default when the server does not say. */
+export function soleAgent(runnable: readonly string[] | undefined): string | undefined {
+    if (!runnable || runnable.length === 0) {
+        return 'claude';
+    }
+    return runnable.length === 1 ? runnable[0] : undefined;
+}
+
+/**
+ * The agents Start Workflow offers: every known agent plus any other the server runs, the
+ * runnable ones first (the last one used at the top), the others marked so the user can
+ * see which setting to fix.
+ */
+export function agentChoices(known: readonly string[], runnable: readonly string[], last?: string): { agent: string; runnable: boolean }[] {
+    const all = [...known, ...runnable.filter((a) => !known.includes(a))];
+    return all
+        .map((agent, i) => ({ agent, runnable: runnable.includes(agent), i }))
+        .sort((a, b) => Number(b.runnable) - Number(a.runnable) || Number(b.agent === last) - Number(a.agent === last) || a.i - b.i)
+        .map(({ agent, runnable: r }) => ({ agent, runnable: r }));
+}
+
 /** The statuses whose icon a row shows instead of its agent's: they need to be seen. */
 const ATTENTION: ReadonlySet<string> = new Set(['running', 'waiting_for_input', 'failed', 'interrupted']);
 

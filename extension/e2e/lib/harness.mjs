@@ -155,6 +155,10 @@ function machineSettings({ server, fakeClaude, claudeDir, serverLog, agentEnv, s
         'threadline.claude.configDir': claudeDir,
         'threadline.claude.command': [fakeClaude],
         'threadline.claude.env': agentEnv ?? {},
+        // Only the (fake) Claude agent can run here, whatever is on PATH, so Start Workflow
+        // never asks which agent; the picker itself is unit-tested.
+        'threadline.codex.command': ['/nonexistent/threadline-e2e/codex'],
+        'threadline.gemini.command': ['/nonexistent/threadline-e2e/gemini'],
     };
 }
 

@@ -3,8 +3,10 @@ import { describe, test } from 'node:test';
 import {
     groupOf,
     groupSessions,
+    agentChoices,
     agentName,
     matchesFilter,
+    soleAgent,
     rowIcon,
     sessionContextValue,
     sessionDescription,
@@ -127,4 +129,22 @@ test('matchesFilter: title, id, agent; case-insensitive; empty matches all', () 
     assert.ok(matchesFilter(s, '1111-4111'));
     assert.ok(matchesFilter(s, '   '));
     assert.ok(!matchesFilter(s, 'deploy'));
+});
+
+test('Start Workflow asks for the agent only when the server runs more than one', () => {
+    assert.equal(soleAgent(undefined), 'claude', 'a server that does not say: the default');
+    assert.equal(soleAgent([]), 'claude');
+    assert.equal(soleAgent(['gemini']), 'gemini');
+    assert.equal(soleAgent(['claude', 'codex']), undefined);
+    const known = ['claude', 'codex', 'gemini'];
+    assert.deepEqual(agentChoices(known, ['claude', 'gemini']), [
+        { agent: 'claude', runnable: true },
+        { agent: 'gemini', runnable: true },
+        { agent: 'codex', runnable: false },
+    ]);
+    assert.deepEqual(
+        agentChoices(known, ['claude', 'gemini', 'aider'], 'gemini').map((c) => c.agent),
+        ['gemini', 'claude', 'aider', 'codex'],
+        'the last one used first, an agent only the server knows included',
+    );
 });
