@@ -617,6 +617,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
     store.setFolders(withRealPaths(folderPaths()));
     updateViewMessage();
+    void vscode.commands.executeCommand('setContext', ContextKeys.activated, true);
     void threadline.start();
 }
 

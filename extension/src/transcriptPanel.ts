@@ -102,11 +102,6 @@ export class TranscriptPanel implements vscode.Disposable {
         return TranscriptPanel.panels.get(sessionId);
     }
 
-    /** The session ids of the open panels (for tests and the log). */
-    static openSessionIds(): string[] {
-        return [...TranscriptPanel.panels.keys()];
-    }
-
     static disposeAll(): void {
         for (const p of [...TranscriptPanel.panels.values()]) {
             p.dispose();
@@ -172,11 +167,6 @@ export class TranscriptPanel implements vscode.Disposable {
     /** The session this panel shows now (a preview panel can change it). */
     get sessionId(): string {
         return this.currentId;
-    }
-
-    /** Whether this panel is in preview (replaced by the next single click). */
-    get isPreview(): boolean {
-        return TranscriptPanel.previewPanel === this;
     }
 
     /** Whether the user is looking at it: its tab is the active editor of a focused window. */

@@ -313,8 +313,10 @@ export async function launch({ name, prepare, agentEnv, serverCommand, requireAg
         const seen = [];
         window.__threadlineViewMessages = seen;
         const record = () => {
-            for (const el of document.querySelectorAll('.pane-body .message')) {
-                const text = (el.textContent ?? '').trim();
+            // Only what is on screen: a hidden message element keeps its old text.
+            for (const el of document.querySelectorAll('.pane-body .message, .pane-body .welcome-view-content')) {
+                const shown = el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+                const text = shown ? (el.textContent ?? '').trim() : '';
                 if (text && seen[seen.length - 1] !== text) {
                     seen.push(text);
                 }

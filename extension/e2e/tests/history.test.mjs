@@ -68,6 +68,7 @@ describe('session history', { timeout: 180_000 }, () => {
             console.log(`the Sessions view said, in order: ${JSON.stringify(messages)}`);
             assert.ok(messages.some((m) => /^(Loading sessions…|Starting the Threadline server…)$/.test(m)), `view messages: ${JSON.stringify(messages)}`);
             assert.ok(!messages.some((m) => /No agent sessions/.test(m)), `view messages: ${JSON.stringify(messages)}`);
+            assert.ok(!messages.some((m) => /no data provider/i.test(m)), `VS Code's own "no data provider" text: ${JSON.stringify(messages)}`);
             assert.equal(await vscode.sessionsPane.locator('.pane-body .message').first().isVisible().catch(() => false), false, 'no message once listed');
             // The hostile title is shown literally in the tree as well.
             await vscode.row('Render this safely: <img src=x').waitFor({ timeout: TIMEOUT });
