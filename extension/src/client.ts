@@ -14,12 +14,12 @@ import {
     type LanguageClientOptions,
 } from 'vscode-languageclient/node';
 import { ContextKeys } from './constants';
-import type { NotificationMap, NotificationMethod, ParamsOf, RequestMethod, ResultOf } from './protocol';
+import { isIndexingEnd, type NotificationMap, type NotificationMethod, type ParamsOf, type RequestMethod, type ResultOf } from './protocol';
 import { formatCommand, type ResolvedSettings } from './settings';
 
 export type ServerState = 'stopped' | 'starting' | 'running' | 'failed';
 
-const NOTIFICATIONS: readonly NotificationMethod[] = ['session/detected', 'session/updated'];
+const NOTIFICATIONS: readonly NotificationMethod[] = ['session/detected', 'session/updated', 'session/removed'];
 
 /** How many unexpected exits within {@link CRASH_WINDOW_MS} are restarted. */
 const MAX_CRASH_RESTARTS = 3;
@@ -80,6 +80,13 @@ export class ThreadlineClient implements vscode.Disposable {
     private queue: Promise<unknown> = Promise.resolve();
     private readonly handlers = new Map<NotificationMethod, Set<(params: unknown) => void>>();
     private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
+    private readonly indexedEmitter = new vscode.EventEmitter<void>();
+
+    /**
+     * Fires when the server's first indexing of a large history ends (the `$/progress` end of
+     * a `threadline-index-…` token): the first lists held only what was indexed by then.
+     */
+    readonly onDidFinishIndexing = this.indexedEmitter.event;
 
     /** Fires on every state change; `running` also after an automatic restart. */
     readonly onDidChangeState = this.stateEmitter.event;
@@ -95,6 +102,13 @@ export class ThreadlineClient implements vscode.Disposable {
 
     get isRunning(): boolean {
         return this.state === 'running' && this.client?.isRunning() === true;
+    }
+
+    /** The agents the server can run (`capabilities.experimental.threadline.agents`), if it says. */
+    get runnableAgents(): string[] | undefined {
+        const experimental = this.client?.initializeResult?.capabilities?.experimental as { threadline?: { agents?: unknown } } | undefined;
+        const agents = experimental?.threadline?.agents;
+        return Array.isArray(agents) ? agents.filter((a): a is string => typeof a === 'string') : undefined;
     }
 
     /** Version string the server reported at initialize. */
@@ -141,6 +155,7 @@ export class ThreadlineClient implements vscode.Disposable {
     async dispose(): Promise<void> {
         await this.stop();
         this.stateEmitter.dispose();
+        this.indexedEmitter.dispose();
     }
 
     private enqueue<T>(job: () => Promise<T>): Promise<T> {
@@ -186,6 +201,15 @@ export class ThreadlineClient implements vscode.Disposable {
             revealOutputChannelOn: RevealOutputChannelOn.Never,
             initializationOptions: settings.initializationOptions,
             initializationFailedHandler: () => false,
+            middleware: {
+                handleWorkDoneProgress: (token, params, next) => {
+                    next(token, params);
+                    if (isIndexingEnd(token, params)) {
+                        this.log.info('The server finished indexing the session history; listing again.');
+                        this.indexedEmitter.fire();
+                    }
+                },
+            },
             errorHandler: {
                 error: (_error, _message, count) =>
                     (count ?? 0) > 3 ? { action: ErrorAction.Shutdown, handled: true } : { action: ErrorAction.Continue, handled: true },

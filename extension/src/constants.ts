@@ -25,6 +25,8 @@ export const Views = {
 export const ContextKeys = {
     filtered: 'threadline.filtered',
     serverRunning: 'threadline.serverRunning',
+    /** Set once the extension runs: until then a welcome text stands in for the tree. */
+    activated: 'threadline.activated',
 } as const;
 
 /** The webview panel type of a transcript. */

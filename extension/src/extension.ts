@@ -5,17 +5,20 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as vscode from 'vscode';
+import { findDenial, type ApprovalGrant, type Denial } from './approval';
+import { DoubleClick } from './clicks';
 import { describeError, ThreadlineClient } from './client';
 import { Commands, ContextKeys, TRANSCRIPT_VIEW_TYPE, Views } from './constants';
 import { relativeTime, statusLabel } from './format';
-import { compareSessions, sessionLabel } from './grouping';
+import { agentChoices, agentName, compareSessions, sessionLabel, soleAgent } from './grouping';
 import { createLog } from './log';
-import type { SessionInfo } from './protocol';
+import { AGENTS, type SessionInfo } from './protocol';
 import { SessionStore } from './sessionStore';
 import { SessionTreeProvider, type TreeNode } from './sessionTree';
 import { resolveSettings, type ResolvedSettings } from './settings';
 import { ActiveSessionStatusBar } from './statusBar';
-import { TranscriptPanel, type PanelDeps } from './transcriptPanel';
+import { TranscriptPanel, type PanelDeps, type ShowOptions } from './transcriptPanel';
+import { viewText } from './viewState';
 
 /** Most sessions listed per folder (pages of the maximum size until this). */
 const MAX_SESSIONS_PER_FOLDER = 2000;
@@ -34,6 +37,12 @@ function readSettings(): ResolvedSettings {
             claudeConfigDir: c.get('claude.configDir'),
             claudeCommand: c.get('claude.command'),
             claudeEnv: c.get('claude.env'),
+            codexCommand: c.get('codex.command'),
+            codexEnv: c.get('codex.env'),
+            codexHome: c.get('codex.home'),
+            geminiCommand: c.get('gemini.command'),
+            geminiEnv: c.get('gemini.env'),
+            geminiHome: c.get('gemini.home'),
         },
         {
             userHome: os.homedir(),
@@ -64,26 +73,29 @@ export function activate(context: vscode.ExtensionContext): void {
     const store = new SessionStore();
     const threadline = new ThreadlineClient(log, readSettings);
     client = threadline;
-    const tree = new SessionTreeProvider(store);
+    const tree = new SessionTreeProvider(store, context.extensionUri);
     const treeView = vscode.window.createTreeView<TreeNode>(Views.sessions, { treeDataProvider: tree });
     const statusBar = new ActiveSessionStatusBar(store);
     const deps: PanelDeps = { extensionUri: context.extensionUri, client: threadline, store, log };
     const notifiedWaiting = new Set<string>();
+    const clicks = new DoubleClick();
     let lastLoadError = '';
+    /** The first lists of the running server have arrived (until then the view says "Loading"). */
+    let loaded = false;
+    /** Bumped by every reload: only the newest one's lists are kept. */
+    let reloads = 0;
 
     const updateViewMessage = (): void => {
-        if (threadline.serverState === 'failed') {
-            treeView.message = 'The Threadline server is not running. Check the "threadline.server.command" setting, then run "Threadline: Restart Server".';
-        } else if (threadline.serverState === 'starting') {
-            treeView.message = 'Starting the Threadline server…';
-        } else if (lastLoadError) {
-            treeView.message = lastLoadError;
-        } else if (tree.isEmpty && folderPaths().length > 0) {
-            treeView.message = store.filter ? `No sessions match "${store.filter}".` : 'No agent sessions in this workspace yet.';
-        } else {
-            treeView.message = undefined;
-        }
-        treeView.description = store.filter ? `filter: ${store.filter}` : undefined;
+        const text = viewText({
+            serverState: threadline.serverState,
+            loaded,
+            empty: tree.isEmpty,
+            hasFolders: folderPaths().length > 0,
+            filter: store.filter,
+            loadError: lastLoadError,
+        });
+        treeView.message = text.message;
+        treeView.description = text.description;
     };
 
     const listFolder = async (cwd: string): Promise<SessionInfo[]> => {
@@ -109,19 +121,34 @@ export function activate(context: vscode.ExtensionContext): void {
             updateViewMessage();
             return;
         }
+        const mine = ++reloads;
         const errors: string[] = [];
-        const lists = await Promise.all(
-            folders.map((cwd) =>
-                listFolder(cwd).catch((error: unknown) => {
-                    errors.push(`${cwd}: ${describeError(error)}`);
-                    log.error(`session/list ${cwd}: ${describeError(error)}`);
-                    return [] as SessionInfo[];
-                }),
+        // A progress bar on the view while the lists load (the first can take seconds).
+        const lists = await vscode.window.withProgress({ location: { viewId: Views.sessions } }, () =>
+            Promise.all(
+                folders.map((cwd) =>
+                    listFolder(cwd).catch((error: unknown) => {
+                        errors.push(`${cwd}: ${describeError(error)}`);
+                        log.error(`session/list ${cwd}: ${describeError(error)}`);
+                        return [] as SessionInfo[];
+                    }),
+                ),
             ),
         );
+        if (mine !== reloads) {
+            return; // a newer reload (another filter, a restart) owns the view
+        }
         lastLoadError = errors.length > 0 ? `Could not list sessions: ${errors.join('; ')}` : '';
+        loaded = true;
         store.replaceAll(lists);
         updateViewMessage();
+    };
+
+    /** Lists again from scratch, saying "Loading…" meanwhile (a new filter, a new server). */
+    const reloadFresh = async (): Promise<void> => {
+        loaded = false;
+        updateViewMessage();
+        await reload();
     };
 
     const resolveSession = async (arg: SessionArg, placeHolder: string, filter?: (s: SessionInfo) => boolean): Promise<SessionInfo | undefined> => {
@@ -174,8 +201,106 @@ export function activate(context: vscode.ExtensionContext): void {
         return picked?.uri.fsPath;
     };
 
-    const openTranscript = (session: SessionInfo): void => {
-        TranscriptPanel.show(deps, session.sessionId, session);
+    const openTranscript = (session: SessionInfo, options: ShowOptions = {}): void => {
+        TranscriptPanel.show(deps, session.sessionId, session, options);
+    };
+
+    /** Which agent a new workflow runs: asked only when the server can run more than one. */
+    const pickAgent = async (): Promise<string | undefined> => {
+        const runnable = threadline.runnableAgents;
+        const sole = soleAgent(runnable);
+        if (sole) {
+            return sole;
+        }
+        const last = context.workspaceState.get<string>('threadline.lastAgent');
+        const items = agentChoices(AGENTS, runnable ?? [], last).map(({ agent, runnable: canRun }) => ({
+            label: agentName(agent),
+            description: canRun ? agent : `${agent} (not found: set threadline.${agent}.command)`,
+            agent,
+            runnable: canRun,
+            iconPath: (AGENTS as readonly string[]).includes(agent) ? vscode.Uri.joinPath(context.extensionUri, 'media', 'agents', `${agent}.svg`) : undefined,
+        }));
+        const picked = await vscode.window.showQuickPick(items, {
+            title: 'Threadline: New Workflow — Agent',
+            placeHolder: 'Which agent runs this workflow?',
+            ignoreFocusOut: true,
+        });
+        if (!picked) {
+            return undefined;
+        }
+        if (!picked.runnable) {
+            void vscode.window.showErrorMessage(
+                `The Threadline server cannot run ${agentName(picked.agent)}: its command was not found. Set "threadline.${picked.agent}.command".`,
+            );
+            return undefined;
+        }
+        await context.workspaceState.update('threadline.lastAgent', picked.agent);
+        return picked.agent;
+    };
+
+    /** Resumes a waiting session with a permission granted, asking for the prompt first. */
+    const approveAndContinue = async (session: SessionInfo, denial: Denial, grant: ApprovalGrant): Promise<void> => {
+        const what = grant.permissionMode === 'acceptEdits' ? 'all edits' : denial.rule;
+        const prompt = await vscode.window.showInputBox({
+            title: `Threadline: Allow ${what} and continue`,
+            prompt: `Continue "${sessionLabel(session)}" with ${what} allowed for this turn.`,
+            value: denial.prompt,
+            ignoreFocusOut: true,
+            validateInput: (v) => (v.trim() ? undefined : 'Enter a prompt.'),
+        });
+        if (!prompt) {
+            return;
+        }
+        const result = await run('session/resume (approve)', () =>
+            threadline.request('session/resume', { sessionId: session.sessionId, prompt, ...grant }),
+        );
+        if (result) {
+            store.upsert(result.session);
+            openTranscript(result.session);
+        }
+    };
+
+    /** The denied tool call of a waiting session: from its open panel, else its last messages. */
+    const denialOf = async (session: SessionInfo): Promise<Denial | undefined> => {
+        const panel = TranscriptPanel.get(session.sessionId);
+        if (panel?.pendingDenial) {
+            return panel.pendingDenial;
+        }
+        try {
+            const page = await threadline.request('session/messages', { sessionId: session.sessionId, fromEnd: true, limit: 20 });
+            return findDenial(session, page.messages ?? []);
+        } catch (error) {
+            log.warn(`session/messages ${session.sessionId}: ${describeError(error)}`);
+            return undefined;
+        }
+    };
+
+    /** The "waiting for you" notification, with Allow buttons when a tool call was denied. */
+    const notifyWaiting = async (session: SessionInfo): Promise<void> => {
+        const denial = await denialOf(session);
+        if (TranscriptPanel.get(session.sessionId)?.isFocused) {
+            return; // the user is looking at it
+        }
+        const open = 'Open';
+        const allow = 'Allow and Continue';
+        const edits = 'Allow All Edits';
+        const label = sessionLabel(session);
+        const choice = denial
+            ? await vscode.window.showInformationMessage(
+                  `Threadline: "${label}" is waiting for you: ${denial.tool} ${denial.target === denial.tool ? '' : `\`${denial.target}\` `}needs your permission (${denial.rule}).`,
+                  allow,
+                  edits,
+                  open,
+              )
+            : await vscode.window.showInformationMessage(`Threadline: "${label}" is waiting for you.`, open);
+        const current = store.get(session.sessionId) ?? session;
+        if (choice === open) {
+            openTranscript(current);
+        } else if (denial && choice === allow) {
+            await approveAndContinue(current, denial, { allowedTools: [denial.rule] });
+        } else if (denial && choice === edits) {
+            await approveAndContinue(current, denial, { permissionMode: 'acceptEdits' });
+        }
     };
 
     const revealInTree = (sessionId: string): void => {
@@ -208,6 +333,7 @@ export function activate(context: vscode.ExtensionContext): void {
         prompt?: string;
         skill?: string;
         cwd?: string;
+        agent?: string;
     }
 
     const commands: [string, (...args: never[]) => unknown][] = [
@@ -216,6 +342,10 @@ export function activate(context: vscode.ExtensionContext): void {
             async (args?: StartArgs) => {
                 const cwd = args?.cwd ?? (await pickFolder());
                 if (!cwd) {
+                    return undefined;
+                }
+                const agent = args?.agent ?? (await pickAgent());
+                if (!agent) {
                     return undefined;
                 }
                 const prompt = args?.prompt ?? (await askPrompt('Threadline: New Workflow — Prompt', 'What should the agent do?'));
@@ -237,7 +367,7 @@ export function activate(context: vscode.ExtensionContext): void {
                 }
                 skill = skill?.trim() || undefined;
                 const result = await run('workflow/start', () =>
-                    threadline.request('workflow/start', { cwd, prompt, ...(skill ? { skill } : {}) }),
+                    threadline.request('workflow/start', { cwd, prompt, agent, ...(skill ? { skill } : {}) }),
                 );
                 if (result) {
                     store.upsert(result.session);
@@ -250,9 +380,18 @@ export function activate(context: vscode.ExtensionContext): void {
         ],
         [
             Commands.openTranscript,
-            async (arg: SessionArg) => {
+            async (arg: SessionArg, how?: { fromTree?: boolean }) => {
                 const s = await resolveSession(arg, 'Session to open');
-                if (s) {
+                if (!s) {
+                    return;
+                }
+                // A click previews; a double click (the second run within 500 ms) pins. Users
+                // who turned VS Code's preview editors off get a tab per click.
+                const previews = vscode.workspace.getConfiguration('workbench.editor').get<boolean>('enablePreview', true);
+                if (how?.fromTree === true && previews) {
+                    const double = clicks.click(s.sessionId, Date.now());
+                    openTranscript(s, { preview: !double });
+                } else {
                     openTranscript(s);
                 }
             },
@@ -380,7 +519,7 @@ export function activate(context: vscode.ExtensionContext): void {
                 }
                 store.setFilter(value);
                 void vscode.commands.executeCommand('setContext', ContextKeys.filtered, Boolean(store.filter));
-                await reload();
+                await reloadFresh();
             },
         ],
         [
@@ -388,7 +527,7 @@ export function activate(context: vscode.ExtensionContext): void {
             async () => {
                 store.setFilter('');
                 void vscode.commands.executeCommand('setContext', ContextKeys.filtered, false);
-                await reload();
+                await reloadFresh();
             },
         ],
         [Commands.restartServer, () => threadline.restart()],
@@ -417,6 +556,13 @@ export function activate(context: vscode.ExtensionContext): void {
                 store.upsert(p.session);
             }
         }),
+        threadline.onNotification('session/removed', (p) => {
+            if (typeof p?.sessionId === 'string') {
+                notifiedWaiting.delete(p.sessionId);
+                store.remove(p.sessionId);
+            }
+        }),
+        threadline.onDidFinishIndexing(() => void reload()),
         store.onDidChangeSession(({ session, previous }) => {
             if (session.status !== 'waiting_for_input') {
                 notifiedWaiting.delete(session.sessionId);
@@ -434,20 +580,14 @@ export function activate(context: vscode.ExtensionContext): void {
                 return;
             }
             notifiedWaiting.add(session.sessionId);
-            void vscode.window
-                .showInformationMessage(`Threadline: "${sessionLabel(session)}" is waiting for you.`, 'Open')
-                .then((choice) => {
-                    if (choice === 'Open') {
-                        openTranscript(store.get(session.sessionId) ?? session);
-                    }
-                });
+            void notifyWaiting(session);
         }),
         store.onDidChange(() => updateViewMessage()),
         threadline.onDidChangeState((state) => {
             statusBar.setServerState(state);
             updateViewMessage();
             if (state === 'running') {
-                void reload();
+                void reloadFresh();
             } else if (state === 'failed') {
                 store.clear();
             }
@@ -459,7 +599,7 @@ export function activate(context: vscode.ExtensionContext): void {
         }),
         vscode.workspace.onDidChangeWorkspaceFolders(() => void reload()),
         vscode.workspace.onDidChangeConfiguration((e) => {
-            if (e.affectsConfiguration('threadline.server') || e.affectsConfiguration('threadline.claude')) {
+            if (['server', 'claude', 'codex', 'gemini'].some((k) => e.affectsConfiguration(`threadline.${k}`))) {
                 log.info('Threadline settings changed; restarting the server.');
                 void threadline.restart();
             }
@@ -477,6 +617,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
     store.setFolders(withRealPaths(folderPaths()));
     updateViewMessage();
+    void vscode.commands.executeCommand('setContext', ContextKeys.activated, true);
     void threadline.start();
 }
 

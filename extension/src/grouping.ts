@@ -94,13 +94,60 @@ export function sessionLabel(session: SessionInfo): string {
     return title.length > 0 ? title : '(untitled)';
 }
 
-/** The tree description: "★ active · claude · 5 min ago · $0.12". */
+/** The agents' names as people know them; an unknown id is shown as it is. */
+const AGENT_NAMES: Record<string, string> = { claude: 'Claude Code', codex: 'Codex CLI', gemini: 'Gemini CLI' };
+
+export function agentName(agent: string): string {
+    return AGENT_NAMES[agent] ?? agent;
+}
+
+/** The agent to start without asking: the only runnable one, or the protocol's default when the server does not say. */
+export function soleAgent(runnable: readonly string[] | undefined): string | undefined {
+    if (!runnable || runnable.length === 0) {
+        return 'claude';
+    }
+    return runnable.length === 1 ? runnable[0] : undefined;
+}
+
+/**
+ * The agents Start Workflow offers: every known agent plus any other the server runs, the
+ * runnable ones first (the last one used at the top), the others marked so the user can
+ * see which setting to fix.
+ */
+export function agentChoices(known: readonly string[], runnable: readonly string[], last?: string): { agent: string; runnable: boolean }[] {
+    const all = [...known, ...runnable.filter((a) => !known.includes(a))];
+    return all
+        .map((agent, i) => ({ agent, runnable: runnable.includes(agent), i }))
+        .sort((a, b) => Number(b.runnable) - Number(a.runnable) || Number(b.agent === last) - Number(a.agent === last) || a.i - b.i)
+        .map(({ agent, runnable: r }) => ({ agent, runnable: r }));
+}
+
+/** The statuses whose icon a row shows instead of its agent's: they need to be seen. */
+const ATTENTION: ReadonlySet<string> = new Set(['running', 'waiting_for_input', 'failed', 'interrupted']);
+
+/**
+ * The icon of a tree row: the agent's own icon, except while the session needs attention
+ * (running, waiting, failed, interrupted), when the status icon takes its place.
+ */
+export function rowIcon(session: SessionInfo): { kind: 'status'; id: string; color?: string } | { kind: 'agent'; agent: string } {
+    if (ATTENTION.has(session.status)) {
+        return { kind: 'status', ...statusIcon(session.status) };
+    }
+    return { kind: 'agent', agent: session.agent };
+}
+
+/**
+ * The tree description: "★ active · 5 min ago · $0.12". The agent is the row's icon, not a
+ * word; a cancelled session (which shows its agent's icon) says so.
+ */
 export function sessionDescription(session: SessionInfo, now: number): string {
     const parts: string[] = [];
     if (session.active) {
         parts.push('★ active');
     }
-    parts.push(session.agent);
+    if (session.status === 'cancelled') {
+        parts.push('cancelled');
+    }
     parts.push(relativeTime(session.updatedAt, now));
     const cost = formatCost(session.usage?.costUsd);
     if (cost) {
@@ -117,7 +164,7 @@ export function sessionTooltipLines(session: SessionInfo): string[] {
         '',
         `Id: ${session.sessionId}`,
         `Status: ${statusLabel(session.status)}${session.active ? ' (active session)' : ''}`,
-        `Agent: ${session.agent}`,
+        `Agent: ${agentName(session.agent)}`,
         `Model: ${session.model ?? 'unknown'}`,
         `Branch: ${session.gitBranch ?? 'unknown'}`,
         `Tokens: ${formatTokens(totalTokens(u))} (in ${formatTokens(u?.inputTokens)}, out ${formatTokens(u?.outputTokens)}, cache write ${formatTokens(u?.cacheCreationTokens)}, cache read ${formatTokens(u?.cacheReadTokens)})`,
@@ -132,6 +179,10 @@ export function sessionTooltipLines(session: SessionInfo): string[] {
     }
     if (session.lastError) {
         lines.push(`Last error: ${session.lastError}`);
+    }
+    if (session.snippet) {
+        // With a filter: where the text matched (session/list `query`).
+        lines.push('', `Match: ${session.snippet.replace(/\s+/g, ' ').trim()}`);
     }
     return lines;
 }

@@ -22,6 +22,14 @@ export const STATUSES: readonly Status[] = [
     'interrupted',
 ];
 
+/** The agents the protocol knows (§1), in the order the UI offers them. */
+export const AGENTS = ['claude', 'codex', 'gemini'] as const;
+
+export type AgentId = (typeof AGENTS)[number];
+
+/** The permission modes a turn can run with (Claude Code's `--permission-mode`). */
+export const PERMISSION_MODES = ['default', 'acceptEdits', 'plan', 'bypassPermissions'] as const;
+
 /** Token and cost totals of a session or of one message. */
 export interface Usage {
     inputTokens: number;
@@ -55,6 +63,8 @@ export interface SessionInfo {
     pid?: number | null;
     lastError?: string | null;
     parentSessionId?: string | null;
+    /** With a `session/list` query: text around the first match. */
+    snippet?: string | null;
 }
 
 /** One block of a message's content. */
@@ -101,6 +111,7 @@ export interface SessionListParams {
     limit?: number;
     query?: string;
     status?: Status[];
+    agent?: string[];
 }
 
 export interface SessionListResult {
@@ -130,6 +141,11 @@ export interface SessionResumeParams {
     sessionId: string;
     prompt: string;
     fork?: boolean;
+    /** For this turn only: e.g. `acceptEdits`. */
+    permissionMode?: string;
+    /** For this turn only: tool rules such as `Bash(touch:*)`. */
+    allowedTools?: string[];
+    model?: string;
 }
 
 export interface SessionActivateParams {
@@ -165,12 +181,23 @@ export interface SessionUpdatedParams {
     /** Messages from index `appendedFrom` on; only for followed sessions. */
     appended?: Message[] | null;
     appendedFrom?: number | null;
+    /**
+     * For a followed session whose running turn this server started: the reply text
+     * generated so far that is not in the transcript yet; null once it is (or the turn ended).
+     * Absent: this update says nothing about it.
+     */
+    streaming?: { text: string } | null;
+}
+
+export interface SessionRemovedParams {
+    sessionId: string;
 }
 
 /** Notification method → params. */
 export interface NotificationMap {
     'session/detected': SessionDetectedParams;
     'session/updated': SessionUpdatedParams;
+    'session/removed': SessionRemovedParams;
 }
 
 export type NotificationMethod = keyof NotificationMap;
@@ -182,10 +209,26 @@ export const ErrorCodes = {
     SessionBusy: -32002,
     AgentUnavailable: -32003,
     StoreError: -32004,
+    AgentStartFailed: -32005,
 } as const;
+
+/** The `$/progress` token prefix of the server's first indexing of a large history. */
+export const INDEX_PROGRESS_PREFIX = 'threadline-index-';
+
+/** Whether a `$/progress` is the end of the server's first indexing (then list again). */
+export function isIndexingEnd(token: unknown, value: { kind?: unknown } | null | undefined): boolean {
+    return typeof token === 'string' && token.startsWith(INDEX_PROGRESS_PREFIX) && value?.kind === 'end';
+}
+
+export interface AgentOptions {
+    command?: string[];
+    env?: Record<string, string>;
+    /** Where the agent keeps its sessions (claude: CLAUDE_CONFIG_DIR, codex: CODEX_HOME, gemini: GEMINI_CLI_HOME). */
+    home?: string;
+}
 
 /** The initialization options the extension sends (§1). */
 export interface InitializationOptions {
     claudeConfigDir?: string;
-    agents: { claude: { command?: string[]; env?: Record<string, string> } };
+    agents: Partial<Record<AgentId, AgentOptions>>;
 }

@@ -114,6 +114,15 @@ export class SessionStore {
         return previous;
     }
 
+    /** Drops a session that is gone from disk (`session/removed`). Returns whether it was kept. */
+    remove(sessionId: string): boolean {
+        const had = this.sessions.delete(sessionId);
+        if (had) {
+            this.fireChange();
+        }
+        return had;
+    }
+
     /** Marks one session of a project as the active one (null clears). */
     setActive(cwd: string, sessionId: string | null): void {
         for (const [id, s] of this.sessions) {

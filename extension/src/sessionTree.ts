@@ -9,12 +9,13 @@
 import * as vscode from 'vscode';
 import { Commands } from './constants';
 import {
+    agentName,
     groupSessions,
+    rowIcon,
     sessionContextValue,
     sessionDescription,
     sessionLabel,
     sessionTooltipLines,
-    statusIcon,
     type GroupId,
 } from './grouping';
 import type { SessionInfo } from './protocol';
@@ -34,6 +35,9 @@ export interface SessionNode {
 
 export type TreeNode = GroupNode | SessionNode;
 
+/** The agents that have an icon in `media/agents/`. */
+const AGENT_ICONS: ReadonlySet<string> = new Set(['claude', 'codex', 'gemini']);
+
 export class SessionTreeProvider implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
     private readonly changeEmitter = new vscode.EventEmitter<TreeNode | undefined | void>();
     readonly onDidChangeTreeData = this.changeEmitter.event;
@@ -42,7 +46,10 @@ export class SessionTreeProvider implements vscode.TreeDataProvider<TreeNode>, v
     private readonly parents = new Map<string, GroupNode>();
     private now = Date.now();
 
-    constructor(private readonly store: SessionStore) {
+    constructor(
+        private readonly store: SessionStore,
+        private readonly extensionUri: vscode.Uri,
+    ) {
         this.subscription = store.onDidChange(() => this.refresh());
         this.rebuild();
     }
@@ -82,16 +89,29 @@ export class SessionTreeProvider implements vscode.TreeDataProvider<TreeNode>, v
                 const item = new vscode.TreeItem(sessionLabel(s), vscode.TreeItemCollapsibleState.None);
                 item.id = `session:${s.sessionId}`;
                 item.description = sessionDescription(s, this.now);
-                const icon = statusIcon(s.status);
-                item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
+                item.iconPath = this.iconOf(s);
                 // A plain string: shown as text, never rendered as Markdown.
                 item.tooltip = sessionTooltipLines(s).join('\n');
                 item.contextValue = sessionContextValue(s);
-                item.accessibilityInformation = { label: `${sessionLabel(s)}, ${s.status.replace(/_/g, ' ')}${s.active ? ', active' : ''}` };
-                item.command = { command: Commands.openTranscript, title: 'Open Transcript', arguments: [node] };
+                item.accessibilityInformation = {
+                    label: `${sessionLabel(s)}, ${agentName(s.agent)}, ${s.status.replace(/_/g, ' ')}${s.active ? ', active' : ''}`,
+                };
+                // A click opens a preview; a second click on the same row (a double click) pins it.
+                item.command = { command: Commands.openTranscript, title: 'Open Transcript', arguments: [node, { fromTree: true }] };
                 return item;
             }
         }
+    }
+
+    private iconOf(s: SessionInfo): vscode.ThemeIcon | vscode.Uri {
+        const icon = rowIcon(s);
+        if (icon.kind === 'status') {
+            return new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
+        }
+        if (AGENT_ICONS.has(icon.agent)) {
+            return vscode.Uri.joinPath(this.extensionUri, 'media', 'agents', `${icon.agent}.svg`);
+        }
+        return new vscode.ThemeIcon('hubot');
     }
 
     getChildren(node?: TreeNode): TreeNode[] {

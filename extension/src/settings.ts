@@ -5,7 +5,7 @@
  * Pure (no `vscode` import): `extension.ts` reads the raw values from the
  * configuration and passes them in, the unit tests call it directly.
  */
-import type { InitializationOptions } from './protocol';
+import type { AgentOptions, InitializationOptions } from './protocol';
 
 export const DEFAULT_SERVER_COMMAND: readonly string[] = ['threadline', 'serve'];
 
@@ -16,6 +16,12 @@ export interface RawSettings {
     claudeConfigDir?: unknown;
     claudeCommand?: unknown;
     claudeEnv?: unknown;
+    codexCommand?: unknown;
+    codexEnv?: unknown;
+    codexHome?: unknown;
+    geminiCommand?: unknown;
+    geminiEnv?: unknown;
+    geminiHome?: unknown;
 }
 
 /** What is needed to start the server. */
@@ -95,6 +101,19 @@ function readEnv(value: unknown, name: string, warnings: string[], ctx: Expansio
     return env;
 }
 
+/** A folder setting: empty means "the server's default"; `~` and variables are expanded. */
+function readFolder(value: unknown, name: string, warnings: string[], ctx: ExpansionContext): string | undefined {
+    if (value === undefined || value === null) {
+        return undefined;
+    }
+    if (typeof value !== 'string') {
+        warnings.push(`${name} must be a string; using the default.`);
+        return undefined;
+    }
+    const dir = value.trim();
+    return dir ? expandVariables(dir, ctx) : undefined;
+}
+
 /** Resolves the raw settings; never throws, bad values fall back to defaults. */
 export function resolveSettings(raw: RawSettings, ctx: ExpansionContext): ResolvedSettings {
     const warnings: string[] = [];
@@ -103,23 +122,32 @@ export function resolveSettings(raw: RawSettings, ctx: ExpansionContext): Resolv
     ];
     const env = readEnv(raw.serverEnv, 'threadline.server.env', warnings, ctx);
 
-    const claude: InitializationOptions['agents']['claude'] = {};
-    const claudeCommand = readArgv(raw.claudeCommand, 'threadline.claude.command', warnings, ctx);
-    if (claudeCommand) {
-        claude.command = claudeCommand;
-    }
-    const claudeEnv = readEnv(raw.claudeEnv, 'threadline.claude.env', warnings, ctx);
-    if (Object.keys(claudeEnv).length > 0) {
-        claude.env = claudeEnv;
-    }
-    const initializationOptions: InitializationOptions = { agents: { claude } };
-    if (typeof raw.claudeConfigDir === 'string') {
-        const dir = raw.claudeConfigDir.trim();
-        if (dir) {
-            initializationOptions.claudeConfigDir = expandVariables(dir, ctx);
+    const agent = (id: string, commandValue: unknown, envValue: unknown, homeValue?: unknown): AgentOptions => {
+        const out: AgentOptions = {};
+        const agentCommand = readArgv(commandValue, `threadline.${id}.command`, warnings, ctx);
+        if (agentCommand) {
+            out.command = agentCommand;
         }
-    } else if (raw.claudeConfigDir !== undefined && raw.claudeConfigDir !== null) {
-        warnings.push('threadline.claude.configDir must be a string; using the default.');
+        const agentEnv = readEnv(envValue, `threadline.${id}.env`, warnings, ctx);
+        if (Object.keys(agentEnv).length > 0) {
+            out.env = agentEnv;
+        }
+        const home = readFolder(homeValue, `threadline.${id}.home`, warnings, ctx);
+        if (home) {
+            out.home = home;
+        }
+        return out;
+    };
+    const initializationOptions: InitializationOptions = {
+        agents: {
+            claude: agent('claude', raw.claudeCommand, raw.claudeEnv),
+            codex: agent('codex', raw.codexCommand, raw.codexEnv, raw.codexHome),
+            gemini: agent('gemini', raw.geminiCommand, raw.geminiEnv, raw.geminiHome),
+        },
+    };
+    const configDir = readFolder(raw.claudeConfigDir, 'threadline.claude.configDir', warnings, ctx);
+    if (configDir) {
+        initializationOptions.claudeConfigDir = configDir;
     }
     return { command, env, initializationOptions, warnings };
 }

@@ -8,11 +8,14 @@
  */
 import * as crypto from 'crypto';
 import * as vscode from 'vscode';
+import { findDenial, type ApprovalGrant, type Denial } from './approval';
 import { describeError, type ThreadlineClient } from './client';
 import { TRANSCRIPT_VIEW_TYPE } from './constants';
 import { truncate } from './format';
+import { applyLiveUpdate, IDLE, liveOfSession, sameLive, type LiveState } from './live';
 import type { SessionInfo, SessionUpdatedParams } from './protocol';
 import type { SessionStore } from './sessionStore';
+import { transcriptHtml } from './transcriptHtml';
 import { TranscriptModel, type IndexedMessage } from './transcriptModel';
 import { parseFromWebview, sessionIdOfState, type FromWebview, type ToWebview } from './webviewMessages';
 
@@ -26,18 +29,41 @@ export interface PanelDeps {
     log: vscode.LogOutputChannel;
 }
 
+/** How a transcript is opened. */
+export interface ShowOptions {
+    /**
+     * A preview (VS Code's convention for a single click): it takes the place of the
+     * previous preview instead of adding a tab, until it is pinned.
+     */
+    preview?: boolean;
+}
+
 export class TranscriptPanel implements vscode.Disposable {
     private static readonly panels = new Map<string, TranscriptPanel>();
+    /** The panel now in preview, if any: the next preview reuses it. */
+    private static previewPanel: TranscriptPanel | undefined;
 
-    /** Shows the panel of a session, creating it when needed. */
-    static show(deps: PanelDeps, sessionId: string, session?: SessionInfo): TranscriptPanel {
+    /**
+     * Shows the panel of a session. A preview reuses the current preview panel (or makes
+     * one); a normal open pins the panel it shows.
+     */
+    static show(deps: PanelDeps, sessionId: string, session?: SessionInfo, options: ShowOptions = {}): TranscriptPanel {
         const existing = TranscriptPanel.panels.get(sessionId);
         if (existing) {
             existing.panel.reveal(existing.panel.viewColumn);
             if (session) {
                 existing.setSession(session);
             }
+            if (!options.preview) {
+                existing.pin();
+            }
             return existing;
+        }
+        const preview = TranscriptPanel.previewPanel;
+        if (options.preview && preview && !preview.disposed) {
+            preview.retarget(sessionId, session ?? deps.store.get(sessionId));
+            preview.panel.reveal(preview.panel.viewColumn);
+            return preview;
         }
         const panel = vscode.window.createWebviewPanel(
             TRANSCRIPT_VIEW_TYPE,
@@ -47,6 +73,9 @@ export class TranscriptPanel implements vscode.Disposable {
         );
         const created = new TranscriptPanel(deps, sessionId, panel, session ?? deps.store.get(sessionId));
         TranscriptPanel.panels.set(sessionId, created);
+        if (options.preview) {
+            TranscriptPanel.previewPanel = created;
+        }
         return created;
     }
 
@@ -87,14 +116,19 @@ export class TranscriptPanel implements vscode.Disposable {
     private pending: SessionUpdatedParams[] = [];
     private tailFetch: Promise<void> | undefined;
     private disposed = false;
+    private live: LiveState = IDLE;
+    private denial: Denial | undefined;
+    /** Bumped when the panel shows another session: answers for the old one are dropped. */
+    private generation = 0;
 
     private constructor(
         private readonly deps: PanelDeps,
-        readonly sessionId: string,
+        private currentId: string,
         private readonly panel: vscode.WebviewPanel,
         session: SessionInfo | undefined,
     ) {
         this.session = session;
+        this.live = session ? liveOfSession(IDLE, session) : IDLE;
         panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'threadline.svg');
         this.updateTitle();
         panel.webview.html = this.html();
@@ -114,6 +148,11 @@ export class TranscriptPanel implements vscode.Disposable {
                     }
                 }
             }),
+            deps.client.onNotification('session/removed', (p) => {
+                if (p?.sessionId === this.sessionId) {
+                    this.post({ type: 'removed' });
+                }
+            }),
             deps.client.onDidChangeState((state) => {
                 if (state === 'running') {
                     // A new server process: subscribe again.
@@ -125,29 +164,98 @@ export class TranscriptPanel implements vscode.Disposable {
         void this.load();
     }
 
+    /** The session this panel shows now (a preview panel can change it). */
+    get sessionId(): string {
+        return this.currentId;
+    }
+
+    /** Whether the user is looking at it: its tab is the active editor of a focused window. */
+    get isFocused(): boolean {
+        return !this.disposed && this.panel.active && this.panel.visible && vscode.window.state.focused;
+    }
+
+    /** The denied tool call the panel offers to allow, if the session waits for one. */
+    get pendingDenial(): Denial | undefined {
+        return this.denial;
+    }
+
+    /** Keeps the panel: it is no longer the preview. */
+    pin(): void {
+        if (TranscriptPanel.previewPanel === this) {
+            TranscriptPanel.previewPanel = undefined;
+        }
+    }
+
+    /** Shows another session in this (preview) panel, in place. */
+    private retarget(sessionId: string, session: SessionInfo | undefined): void {
+        if (sessionId === this.currentId) {
+            return;
+        }
+        this.unfollow();
+        TranscriptPanel.panels.delete(this.currentId);
+        this.currentId = sessionId;
+        TranscriptPanel.panels.set(sessionId, this);
+        this.generation++;
+        this.session = session;
+        this.model.reset();
+        this.pending = [];
+        this.tailFetch = undefined;
+        this.loading = false;
+        this.live = session ? liveOfSession(IDLE, session) : IDLE;
+        this.denial = undefined;
+        this.updateTitle();
+        // A fresh document: the script starts over with the new id (and no old draft).
+        this.panel.webview.html = this.html();
+        void this.load();
+    }
+
+    private unfollow(): void {
+        if (this.following && this.deps.client.isRunning) {
+            const id = this.currentId;
+            this.deps.client.request('session/unfollow', { sessionId: id }).catch((e) => this.deps.log.warn(`session/unfollow ${id}: ${describeError(e)}`));
+        }
+        this.following = false;
+    }
+
     dispose(): void {
         if (this.disposed) {
             return;
         }
         this.disposed = true;
         TranscriptPanel.panels.delete(this.sessionId);
-        if (this.following && this.deps.client.isRunning) {
-            this.deps.client
-                .request('session/unfollow', { sessionId: this.sessionId })
-                .catch((e) => this.deps.log.warn(`session/unfollow ${this.sessionId}: ${describeError(e)}`));
+        if (TranscriptPanel.previewPanel === this) {
+            TranscriptPanel.previewPanel = undefined;
         }
-        this.following = false;
+        this.unfollow();
         this.panel.dispose();
         for (const d of this.disposables.splice(0)) {
             d.dispose();
         }
     }
 
-    /** Takes a newer state of the session (header, composer, tab title). */
+    /** Takes a newer state of the session (header, composer, tab title, live state). */
     setSession(session: SessionInfo): void {
         this.session = session;
         this.updateTitle();
         this.post({ type: 'session', session });
+        this.setLive(liveOfSession(this.live, session));
+        this.updateDenial();
+    }
+
+    private setLive(live: LiveState): void {
+        if (!sameLive(live, this.live)) {
+            this.live = live;
+            this.post({ type: 'live', ...live });
+        }
+    }
+
+    /** Recomputes the denied tool call after the session or its messages changed. */
+    private updateDenial(): void {
+        const denial = this.model.loaded ? findDenial(this.session, this.model.list().map((m) => m.message)) : undefined;
+        if (denial?.toolUseId !== this.denial?.toolUseId || Boolean(denial) !== Boolean(this.denial)) {
+            this.denial = denial;
+            this.post({ type: 'approval', denial: denial ?? null });
+        }
     }
 
     private updateTitle(): void {
@@ -168,11 +276,14 @@ export class TranscriptPanel implements vscode.Disposable {
         if (this.model.loaded) {
             this.post({ type: 'messages', items: this.model.list(), start: this.model.start, total: this.model.total, reset: true });
         }
+        this.post({ type: 'live', ...this.live });
+        this.post({ type: 'approval', denial: this.denial ?? null });
     }
 
     private postChanged(items: IndexedMessage[]): void {
         if (items.length > 0) {
             this.post({ type: 'messages', items, start: this.model.start, total: this.model.total });
+            this.updateDenial();
         }
     }
 
@@ -182,30 +293,43 @@ export class TranscriptPanel implements vscode.Disposable {
             return;
         }
         this.loading = true;
+        const generation = this.generation;
+        const sessionId = this.sessionId;
         try {
             if (!this.session) {
                 try {
-                    const got = await this.deps.client.request('session/get', { sessionId: this.sessionId });
-                    this.setSession(got.session);
+                    const got = await this.deps.client.request('session/get', { sessionId });
+                    if (generation === this.generation) {
+                        this.setSession(got.session);
+                    }
                 } catch (error) {
-                    this.deps.log.warn(`session/get ${this.sessionId}: ${describeError(error)}`);
+                    this.deps.log.warn(`session/get ${sessionId}: ${describeError(error)}`);
                 }
             }
             const page = await this.deps.client.request('session/messages', {
-                sessionId: this.sessionId,
+                sessionId,
                 fromEnd: true,
                 limit: PAGE_SIZE,
                 follow: true,
             });
+            if (generation !== this.generation) {
+                return; // the panel shows another session now
+            }
             this.following = true;
             this.model.reset();
             this.model.applyPage(page.offset, page.messages ?? [], page.total);
             this.post({ type: 'error', message: '' });
+            this.denial = undefined;
+            this.updateDenial();
             this.postAll();
         } catch (error) {
-            this.post({ type: 'error', message: `Could not load the transcript: ${describeError(error)}` });
+            if (generation === this.generation) {
+                this.post({ type: 'error', message: `Could not load the transcript: ${describeError(error)}` });
+            }
         } finally {
-            this.loading = false;
+            if (generation === this.generation) {
+                this.loading = false;
+            }
         }
         const pending = this.pending.splice(0);
         for (const p of pending) {
@@ -219,6 +343,7 @@ export class TranscriptPanel implements vscode.Disposable {
             return;
         }
         this.setSession(params.session);
+        this.setLive(applyLiveUpdate(this.live, params));
         if (!this.model.loaded) {
             void this.load();
             return;
@@ -242,6 +367,7 @@ export class TranscriptPanel implements vscode.Disposable {
         if (this.tailFetch) {
             return this.tailFetch;
         }
+        const generation = this.generation;
         this.tailFetch = (async () => {
             try {
                 const page = await this.deps.client.request('session/messages', {
@@ -249,11 +375,16 @@ export class TranscriptPanel implements vscode.Disposable {
                     offset: this.model.end,
                     limit: 1000,
                 });
+                if (generation !== this.generation) {
+                    return;
+                }
                 this.postChanged(this.model.applyPage(page.offset, page.messages ?? [], page.total).changed);
             } catch (error) {
                 this.deps.log.warn(`session/messages ${this.sessionId}: ${describeError(error)}`);
             } finally {
-                this.tailFetch = undefined;
+                if (generation === this.generation) {
+                    this.tailFetch = undefined;
+                }
             }
         })();
         return this.tailFetch;
@@ -266,12 +397,16 @@ export class TranscriptPanel implements vscode.Disposable {
         }
         const offset = Math.max(0, start - PAGE_SIZE);
         this.post({ type: 'loadingEarlier', loading: true });
+        const generation = this.generation;
         try {
             const page = await this.deps.client.request('session/messages', {
                 sessionId: this.sessionId,
                 offset,
                 limit: start - offset,
             });
+            if (generation !== this.generation) {
+                return;
+            }
             this.postChanged(this.model.applyPage(page.offset, page.messages ?? [], page.total).changed);
         } catch (error) {
             this.post({ type: 'error', message: `Could not load earlier messages: ${describeError(error)}` });
@@ -280,18 +415,22 @@ export class TranscriptPanel implements vscode.Disposable {
         }
     }
 
-    private async resume(prompt: string): Promise<void> {
+    /** Continues the session from the composer, or with a permission granted (approve). */
+    async resume(prompt: string, grant: ApprovalGrant = {}): Promise<boolean> {
         if (!prompt.trim()) {
-            return;
+            return false;
         }
+        this.pin();
         this.post({ type: 'composer', busy: true });
         try {
-            const result = await this.deps.client.request('session/resume', { sessionId: this.sessionId, prompt });
+            const result = await this.deps.client.request('session/resume', { sessionId: this.sessionId, prompt, ...grant });
             this.deps.store.upsert(result.session);
             this.setSession(result.session);
             this.post({ type: 'composer', busy: false, sent: true });
+            return true;
         } catch (error) {
             this.post({ type: 'composer', busy: false, error: describeError(error) });
+            return false;
         }
     }
 
@@ -310,6 +449,12 @@ export class TranscriptPanel implements vscode.Disposable {
             case 'resume':
                 void this.resume(message.prompt);
                 break;
+            case 'approve':
+                void this.resume(message.prompt, message.grant);
+                break;
+            case 'pin':
+                this.pin();
+                break;
             case 'copyId':
                 void vscode.env.clipboard.writeText(this.sessionId).then(() =>
                     vscode.window.setStatusBarMessage('Threadline: session id copied', 3000),
@@ -321,58 +466,12 @@ export class TranscriptPanel implements vscode.Disposable {
     private html(): string {
         const webview = this.panel.webview;
         const media = vscode.Uri.joinPath(this.deps.extensionUri, 'media');
-        const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'transcript.js'));
-        const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'transcript.css'));
-        const nonce = crypto.randomBytes(18).toString('base64url');
-        const csp = [
-            "default-src 'none'",
-            `style-src ${webview.cspSource}`,
-            `font-src ${webview.cspSource}`,
-            `img-src ${webview.cspSource}`,
-            `script-src 'nonce-${nonce}'`,
-            "base-uri 'none'",
-            "form-action 'none'",
-        ].join('; ');
-        return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>Transcript</title>
-</head>
-<body data-session-id="${sessionIdOfState({ sessionId: this.sessionId }) ?? ''}">
-<header id="header">
-  <h1 id="title">Loading…</h1>
-  <div class="meta">
-    <span id="status" class="status"></span>
-    <span id="model" class="chip"></span>
-    <span id="tokens" class="chip"></span>
-    <span id="cost" class="chip"></span>
-  </div>
-  <div class="id-line">
-    <span class="label">Session</span>
-    <code id="session-id"></code>
-    <button id="copy-id" type="button" class="link-button" title="Copy the session id">Copy id</button>
-  </div>
-  <div id="last-error" class="last-error" role="status" hidden></div>
-</header>
-<main id="scroller">
-  <button id="load-earlier" type="button" class="load-earlier" hidden>Load earlier messages</button>
-  <div id="messages" aria-live="polite"></div>
-  <div id="empty" class="empty">No messages yet.</div>
-</main>
-<footer id="composer">
-  <div id="problem" class="problem" role="alert" hidden></div>
-  <div id="composer-reason" class="reason" hidden></div>
-  <div class="row">
-    <textarea id="prompt" rows="3" aria-label="Reply" placeholder="Reply to continue this session (Ctrl+Enter to send)"></textarea>
-    <button id="send" type="button">Send</button>
-  </div>
-</footer>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+        return transcriptHtml({
+            cspSource: webview.cspSource,
+            scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(media, 'transcript.js')).toString(),
+            styleUri: webview.asWebviewUri(vscode.Uri.joinPath(media, 'transcript.css')).toString(),
+            nonce: crypto.randomBytes(18).toString('base64url'),
+            sessionId: this.sessionId,
+        });
     }
 }

@@ -2,6 +2,8 @@
  * Messages between a transcript panel (extension host) and its webview script.
  * Both directions are unions keyed by `type`. Pure types, no `vscode` import.
  */
+import { checkGrant, type ApprovalGrant, type Denial } from './approval';
+import type { LiveState } from './live';
 import type { Message, SessionInfo } from './protocol';
 
 /** Extension → webview. */
@@ -15,14 +17,24 @@ export type ToWebview =
     /** Whether a request started from the composer is in flight, and how it ended. */
     | { type: 'composer'; busy: boolean; sent?: boolean; error?: string }
     /** Earlier messages are being fetched. */
-    | { type: 'loadingEarlier'; loading: boolean };
+    | { type: 'loadingEarlier'; loading: boolean }
+    /** The running turn: working indicator and the reply streamed so far. */
+    | ({ type: 'live' } & LiveState)
+    /** The denied tool call of a waiting session, with what "Allow and continue" grants; null: none. */
+    | { type: 'approval'; denial: Denial | null }
+    /** The session is gone from disk (`session/removed`). */
+    | { type: 'removed' };
 
 /** Webview → extension. */
 export type FromWebview =
     | { type: 'ready' }
     | { type: 'loadEarlier' }
     | { type: 'resume'; prompt: string }
-    | { type: 'copyId' };
+    | { type: 'copyId' }
+    /** Resume with a permission granted (Allow and continue, Allow all edits). */
+    | { type: 'approve'; prompt: string; grant: ApprovalGrant }
+    /** The user started working in the panel: keep it (a preview tab becomes a normal one). */
+    | { type: 'pin' };
 
 /** Narrows an unknown value posted by the webview; anything else is dropped. */
 export function parseFromWebview(value: unknown): FromWebview | undefined {
@@ -34,7 +46,12 @@ export function parseFromWebview(value: unknown): FromWebview | undefined {
         case 'ready':
         case 'loadEarlier':
         case 'copyId':
+        case 'pin':
             return { type: v.type };
+        case 'approve': {
+            const grant = checkGrant(v.grant);
+            return typeof v.prompt === 'string' && v.prompt.trim() && grant ? { type: 'approve', prompt: v.prompt, grant } : undefined;
+        }
         case 'resume':
             return typeof v.prompt === 'string' ? { type: 'resume', prompt: v.prompt } : undefined;
         default:

@@ -1,6 +1,7 @@
 // Starts a throwaway VS Code (code-server on 127.0.0.1, in its own process group) with the
 // Threadline extension, opens it in Debian's Chromium through playwright-core, and tears
 // everything down again. Used by e2e/tests/*.test.mjs.
+/* global window, document, MutationObserver, getComputedStyle -- used inside page.evaluate and init scripts, which run in the browser */
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -154,6 +155,10 @@ function machineSettings({ server, fakeClaude, claudeDir, serverLog, agentEnv, s
         'threadline.claude.configDir': claudeDir,
         'threadline.claude.command': [fakeClaude],
         'threadline.claude.env': agentEnv ?? {},
+        // Only the (fake) Claude agent can run here, whatever is on PATH, so Start Workflow
+        // never asks which agent; the picker itself is unit-tested.
+        'threadline.codex.command': ['/nonexistent/threadline-e2e/codex'],
+        'threadline.gemini.command': ['/nonexistent/threadline-e2e/gemini'],
     };
 }
 
@@ -302,6 +307,23 @@ export async function launch({ name, prepare, agentEnv, serverCommand, requireAg
     });
     ctx.on('request', (req) => requests.push(req.url()));
     const consoleLines = [];
+    // Every text the Sessions view shows as its message, from the first paint on, so that a
+    // test can tell what a user saw while the first list loaded (it may last only 100 ms).
+    await ctx.addInitScript(() => {
+        const seen = [];
+        window.__threadlineViewMessages = seen;
+        const record = () => {
+            // Only what is on screen: a hidden message element keeps its old text.
+            for (const el of document.querySelectorAll('.pane-body .message, .pane-body .welcome-view-content')) {
+                const shown = el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+                const text = shown ? (el.textContent ?? '').trim() : '';
+                if (text && seen[seen.length - 1] !== text) {
+                    seen.push(text);
+                }
+            }
+        };
+        new MutationObserver(record).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
@@ -434,6 +456,27 @@ export class Workbench {
                 .map((r) => ({ top: r.getBoundingClientRect().top, text: (r.textContent ?? '').replace(/\s+/g, ' ').trim() }))
                 .sort((a, b) => a.top - b.top)
                 .map((r) => r.text),
+        );
+    }
+
+    /** The messages the Sessions view has shown so far, in order (see launch()). */
+    async viewMessages() {
+        return this.page.evaluate(() => [...(window.__threadlineViewMessages ?? [])]);
+    }
+
+    /** The file name of a tree row's icon when it is an image (an agent icon), else null. */
+    async rowImageIcon(row) {
+        return row.locator('.custom-view-tree-node-item-icon').first().evaluate((el) => {
+            const m = /url\(["']?([^"')]*)/.exec(getComputedStyle(el).backgroundImage);
+            const file = m ? /([\w.-]+\.(?:svg|png))(?:[?&#]|$)/.exec(decodeURIComponent(m[1])) : null;
+            return file ? file[1] : null;
+        });
+    }
+
+    /** The labels of the editor tabs, left to right. */
+    async tabLabels() {
+        return this.page.locator('.editor-group-container .tabs-container .tab').evaluateAll((tabs) =>
+            tabs.map((t) => (t.getAttribute('aria-label') ?? t.textContent ?? '').replace(/\s+/g, ' ').trim()),
         );
     }
 

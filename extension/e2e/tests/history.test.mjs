@@ -52,14 +52,24 @@ describe('session history', { timeout: 180_000 }, () => {
                 i++;
                 for (const s of members) {
                     assert.ok((texts[i] ?? '').startsWith(s.title.slice(0, 60)), `row ${i} should be "${s.title}":\n${texts.join('\n')}`);
-                    assert.match(texts[i], /claude · /, 'description has the agent and the time');
+                    assert.doesNotMatch(texts[i], /claude/, 'the agent is an icon, not a word');
+                    assert.match(texts[i], /( ago|yesterday|\d{4}-\d\d-\d\d)/, 'description has the time');
                     i++;
                 }
             }
             assert.equal(texts.length, i, `no other rows:\n${texts.join('\n')}`);
-            // Status icons: completed sessions have the pass icon, the waiting one a bell.
-            await vscode.row(sessions.basic.title).locator('.codicon-pass').waitFor({ timeout: TIMEOUT });
+            // Icons: a completed session shows its agent's icon; the waiting one a bell instead.
+            assert.equal(await vscode.rowImageIcon(vscode.row(sessions.basic.title)), 'claude.svg');
+            assert.equal(await vscode.rowImageIcon(vscode.row(sessions.sigint.title)), 'claude.svg');
             await vscode.row(sessions.waiting.title).locator('.codicon-bell-dot').waitFor({ timeout: TIMEOUT });
+            assert.equal(await vscode.rowImageIcon(vscode.row(sessions.waiting.title)), null);
+            // While the first list loaded the view said so, and never "no sessions".
+            const messages = await vscode.viewMessages();
+            console.log(`the Sessions view said, in order: ${JSON.stringify(messages)}`);
+            assert.ok(messages.some((m) => /^(Loading sessions…|Starting the Threadline server…)$/.test(m)), `view messages: ${JSON.stringify(messages)}`);
+            assert.ok(!messages.some((m) => /No agent sessions/.test(m)), `view messages: ${JSON.stringify(messages)}`);
+            assert.ok(!messages.some((m) => /no data provider/i.test(m)), `VS Code's own "no data provider" text: ${JSON.stringify(messages)}`);
+            assert.equal(await vscode.sessionsPane.locator('.pane-body .message').first().isVisible().catch(() => false), false, 'no message once listed');
             // The hostile title is shown literally in the tree as well.
             await vscode.row('Render this safely: <img src=x').waitFor({ timeout: TIMEOUT });
             await vs.screenshot('tree.png', page.locator('.part.sidebar'));
@@ -183,6 +193,46 @@ describe('session history', { timeout: 180_000 }, () => {
             for (const s of [sessions.tool, sessions.long, sessions.hostile]) {
                 await waitFor(`session/unfollow of ${s.title.slice(0, 20)}`, () => unfollowed(s.sessionId).test(vs.threadlineLog()));
             }
+        }));
+
+    test('a click previews a transcript in one tab; a double click keeps it', () =>
+        dumpOnFailure(async () => {
+            const { vscode } = vs;
+            await vscode.runCommand('View: Close All Editors');
+            await waitFor('no editor tabs', async () => (await vscode.tabLabels()).length === 0);
+            const shows = async (s) => {
+                await vscode.webview().locator('#session-id', { hasText: s.sessionId }).waitFor({ timeout: TIMEOUT });
+            };
+            const tabs = async (expected) => {
+                await waitFor(`tabs ${JSON.stringify(expected)}`, async () => JSON.stringify(await vscode.tabLabels()) === JSON.stringify(expected), TIMEOUT).catch(
+                    async (e) => assert.fail(`${e.message}; tabs: ${JSON.stringify(await vscode.tabLabels())}`),
+                );
+            };
+            // One click each: the preview tab is reused.
+            await vscode.row(sessions.basic.title).click();
+            await shows(sessions.basic);
+            await tabs([sessions.basic.title]);
+            await vscode.row(sessions.tool.title).click();
+            await shows(sessions.tool);
+            await tabs([sessions.tool.title]);
+            // A double click keeps it: the next click opens a tab of its own.
+            await vscode.row(sessions.sigint.title).dblclick();
+            await shows(sessions.sigint);
+            await tabs([sessions.sigint.title]);
+            await vscode.row(sessions.basic.title).click();
+            await shows(sessions.basic);
+            await tabs([sessions.sigint.title, sessions.basic.title]);
+            // ...and the new preview is reused again, the kept one stays.
+            await vscode.row(sessions.http500.title).click();
+            await shows(sessions.http500);
+            await tabs([sessions.sigint.title, sessions.http500.title]);
+            // Typing in the composer keeps a preview too.
+            await vscode.webview().locator('#prompt').fill('a draft');
+            await vscode.row(sessions.tool.title).click();
+            await shows(sessions.tool);
+            await tabs([sessions.sigint.title, sessions.http500.title, sessions.tool.title]);
+            await vs.screenshot('preview-tabs.png');
+            await vscode.runCommand('View: Close All Editors');
         }));
 
     test('an open transcript comes back after a window reload, following again', () =>

@@ -10,6 +10,7 @@ const PROMPT = 'explain the cache layer [[thinking]] [[slow:4]]';
 const FOLLOW_UP = 'now add a regression test [[slow:2]]';
 const DENIED = 'tidy the build folder [[tool:bash:touch approved.txt]]';
 const SLOW = 'count to a thousand [[slow:60]]';
+const DENIED_AGAIN = 'make a note [[tool:bash:touch note.txt]]';
 
 describe('workflows', { timeout: 240_000 }, () => {
     let vs;
@@ -54,6 +55,8 @@ describe('workflows', { timeout: 240_000 }, () => {
             assert.equal(await status.innerText(), 'Running', 'the first part of the reply shows while the turn runs');
             assert.equal(await thinking.getAttribute('open'), null, 'thinking is collapsed');
             assert.equal(await web.locator('.msg.role-assistant', { hasText: 'stub reply #1' }).count(), 0);
+            // The working indicator below the conversation while the turn runs.
+            await web.locator('#live .working', { hasText: /working…|writing…/ }).waitFor({ timeout: TIMEOUT });
             // The composer says why it is disabled.
             assert.equal(await web.locator('#prompt').isDisabled(), true);
             assert.match(await web.locator('#composer-reason').innerText(), /turn is running/i);
@@ -65,9 +68,11 @@ describe('workflows', { timeout: 240_000 }, () => {
             assert.equal(await web.locator('.msg.role-assistant').count(), 1, 'the grown message replaced the old one');
             assert.equal(await reply.locator('details.thinking').count(), 1, 'thinking and text in one message');
             await status.filter({ hasText: 'Completed' }).waitFor({ timeout: TIMEOUT });
+            await web.locator('#live').waitFor({ state: 'hidden', timeout: TIMEOUT });
 
-            // The tree item moved from Running to Today, with the completed icon.
-            await row.locator('.codicon-pass').waitFor({ timeout: TIMEOUT });
+            // The tree item moved from Running to Today, with the agent's icon again.
+            await row.locator('.codicon-sync').waitFor({ state: 'detached', timeout: TIMEOUT });
+            assert.equal(await vscode.rowImageIcon(row), 'claude.svg');
             const done = await vscode.rowTexts();
             assert.match(done[0], /^Today\s*1$/, done.join('\n'));
             assert.equal(await web.locator('#prompt').isDisabled(), false, 'the composer is enabled again');
@@ -95,7 +100,7 @@ describe('workflows', { timeout: 240_000 }, () => {
             const indexes = await web.locator('#messages > .msg').evaluateAll((els) => els.map((e) => e.getAttribute('data-index')));
             assert.deepEqual(indexes, ['0', '1', '2', '3']);
             // Still one item in the tree: no new session was made.
-            await vscode.row(PROMPT).locator('.codicon-pass').waitFor({ timeout: TIMEOUT });
+            await vscode.row(PROMPT).locator('.codicon-sync').waitFor({ state: 'detached', timeout: TIMEOUT });
             assert.equal(await vscode.rows.count(), 2, (await vscode.rowTexts()).join('\n'));
         }));
 
@@ -109,10 +114,12 @@ describe('workflows', { timeout: 240_000 }, () => {
             assert.match(await item.innerText(), /Completed/);
         }));
 
-    test('Cancel Running Turn (inline on the item) stops a running workflow', () =>
+    test('Cancel Running Turn (inline on the item) stops a running workflow started with its keybinding', () =>
         dumpOnFailure(async () => {
-            const { vscode } = vs;
-            await vscode.runCommand('Threadline: Start Workflow');
+            const { vscode, page } = vs;
+            // Start Workflow's keybinding, from the workbench (not from inside a webview).
+            await page.locator('.part.sidebar .composite.title').first().click();
+            await page.keyboard.press('Control+Alt+Shift+N');
             await vscode.answerInput('Threadline: New Workflow — Prompt', SLOW);
             await vscode.answerInput('Threadline: New Workflow — Skill (optional)', '');
             const row = vscode.row(SLOW);
@@ -121,37 +128,85 @@ describe('workflows', { timeout: 240_000 }, () => {
             await web.locator('#status', { hasText: 'Running' }).waitFor({ timeout: TIMEOUT });
             await row.hover();
             await row.locator('.action-label[aria-label="Cancel Running Turn"]').click();
-            await row.locator('.codicon-circle-slash').waitFor({ timeout: TIMEOUT });
+            await vscode.row(SLOW).filter({ hasText: 'cancelled' }).waitFor({ timeout: TIMEOUT });
+            assert.equal(await vscode.rowImageIcon(row), 'claude.svg');
             await web.locator('#status', { hasText: 'Cancelled' }).waitFor({ timeout: TIMEOUT });
             assert.equal(await web.locator('#prompt').isDisabled(), false, 'a cancelled session can be resumed');
             const texts = await vscode.rowTexts();
             assert.ok(!texts.some((t) => /^Running/.test(t)), texts.join('\n'));
         }));
 
-    test('a turn that ends waiting for the user raises one notification that opens it', () =>
+    test('a denied tool call offers Allow and continue in the transcript, with no toast while it is in view', () =>
         dumpOnFailure(async () => {
             const { vscode } = vs;
             await vscode.runCommand('Threadline: Start Workflow');
             await vscode.answerInput('Threadline: New Workflow — Prompt', DENIED);
             await vscode.answerInput('Threadline: New Workflow — Skill (optional)', '');
-            const toast = vscode.notification('is waiting for you');
-            await toast.waitFor({ timeout: TIMEOUT });
-            assert.equal(await toast.count(), 1, 'one notification');
-            assert.match(await toast.innerText(), /tidy the build folder/);
-            // The tree puts it under "Waiting for you".
-            await vscode.row(DENIED).locator('.codicon-bell-dot').waitFor({ timeout: TIMEOUT });
-            const texts = await vscode.rowTexts();
-            assert.match(texts[0], /^Waiting for you\s*1$/, texts.join('\n'));
-            // Open from the notification: the denied tool call is visible as an error.
-            await vscode.runCommand('View: Close All Editors');
-            await toast.getByRole('button', { name: 'Open' }).click();
+            // The transcript opened by itself and stays in front: no notification.
             const web = vscode.webview();
             await web.locator('#status', { hasText: 'Waiting for you' }).waitFor({ timeout: TIMEOUT });
+            await vscode.row(DENIED).locator('.codicon-bell-dot').waitFor({ timeout: TIMEOUT });
             const denied = web.locator('details.tool-result.error');
             await denied.waitFor({ timeout: TIMEOUT });
             assert.equal(await denied.getAttribute('open'), '', 'errors are shown open');
-            assert.match(await denied.innerText(), /^Tool error\s+Bash[\s\S]*(blocked|requires approval)/);
+            assert.match(await denied.innerText(), /^Tool error\s+Bash[\s\S]*(blocked|requires approval|needs approval)/);
+            // The offer: what was denied, the rule, an editable prompt, two buttons.
+            const approval = web.locator('#approval');
+            await approval.waitFor({ timeout: TIMEOUT });
+            assert.match(await web.locator('#approval-what').innerText(), /Bash touch approved\.txt/);
+            assert.equal(await web.locator('#approval-rule').innerText(), 'Bash(touch:*)');
+            assert.equal(await web.locator('#approval-prompt').inputValue(), 'Permission granted: go ahead and run `touch approved.txt`.');
+            await vs.screenshot('webview-approval.png');
+            assert.equal(await vscode.notification('is waiting for you').count(), 0, 'no toast for the transcript in view');
+            // Allow and continue, with an edited prompt: the same session resumes with the rule.
+            await web.locator('#approval-prompt').fill('Approved. Go ahead and run it.');
+            await web.locator('#allow-rule').click();
+            await approval.waitFor({ state: 'hidden', timeout: TIMEOUT });
+            await web.locator('.msg.role-user', { hasText: 'Approved. Go ahead and run it.' }).waitFor({ timeout: TIMEOUT });
+            await waitFor('session/resume with the rule', () =>
+                /Sending request 'session\/resume - \(\d+\)'\.\n[^\n]*Params: \{[^}]*"prompt": "Approved\. Go ahead and run it\.",\s*"allowedTools": \[\s*"Bash\(touch:\*\)"\s*\]/.test(vs.threadlineLog()),
+            );
+            await web.locator('#status', { hasText: /Completed|Waiting for you/ }).waitFor({ timeout: TIMEOUT });
+            await web.locator('#status', { hasText: 'Running' }).waitFor({ state: 'detached', timeout: TIMEOUT }).catch(() => undefined);
+            assert.equal(await vscode.notification('is waiting for you').count(), 0);
+        }));
+
+    test('a turn that ends waiting while its transcript is closed raises one notification with Allow buttons', () =>
+        dumpOnFailure(async () => {
+            const { vscode } = vs;
+            // A slower agent start, so that the transcript can be closed while the turn runs.
+            const starts = () => (vs.threadlineLog().match(/Threadline server running/g) ?? []).length;
+            const before = starts();
+            vs.setThreadlineSettings({ 'threadline.claude.env': { FAKE_CLAUDE_DELAY_MS: '4000' } });
+            await waitFor('the server restarted for the new agent settings', () => starts() > before, 60_000);
+            await vscode.runCommand('Threadline: Start Workflow');
+            await vscode.answerInput('Threadline: New Workflow — Prompt', DENIED_AGAIN);
+            await vscode.answerInput('Threadline: New Workflow — Skill (optional)', '');
+            await vscode.row(DENIED_AGAIN).locator('.codicon-sync.codicon-modifier-spin').waitFor({ timeout: TIMEOUT });
+            await vscode.runCommand('View: Close All Editors');
+            const toast = vscode.notification('is waiting for you');
+            await toast.waitFor({ timeout: TIMEOUT });
+            assert.equal(await toast.count(), 1, 'one notification');
+            assert.match(await toast.innerText(), /make a note[\s\S]*Bash `touch note\.txt` needs your permission \(Bash\(touch:\*\)\)/);
+            for (const name of ['Allow and Continue', 'Allow All Edits', 'Open']) {
+                await toast.getByRole('button', { name }).waitFor({ timeout: TIMEOUT });
+            }
+            // The screenshot once the tree has caught up and the toast has slid fully into view.
+            await vscode.row(DENIED_AGAIN).locator('.codicon-bell-dot').waitFor({ timeout: TIMEOUT });
+            const viewport = vs.page.viewportSize();
+            await waitFor('the toast fully in view', async () => {
+                const box = await toast.getByRole('button', { name: 'Open' }).boundingBox();
+                return box !== null && box.y + box.height <= viewport.height;
+            });
+            await vs.screenshot('notification-waiting.png');
+            await toast.getByRole('button', { name: 'Allow All Edits' }).click();
+            await vscode.answerInput('Threadline: Allow all edits and continue', 'Go ahead with the edits.');
+            const web = vscode.webview();
+            await web.locator('.msg.role-user', { hasText: 'Go ahead with the edits.' }).waitFor({ timeout: TIMEOUT });
+            await waitFor('session/resume with acceptEdits', () =>
+                /Sending request 'session\/resume - \(\d+\)'\.\n[^\n]*Params: \{[^}]*"prompt": "Go ahead with the edits\.",\s*"permissionMode": "acceptEdits"/.test(vs.threadlineLog()),
+            );
+            await web.locator('#status', { hasText: /Completed|Waiting for you/ }).waitFor({ timeout: TIMEOUT });
             await waitFor('the notification to go away', async () => (await toast.count()) === 0 || !(await toast.isVisible()), TIMEOUT);
-            await vs.screenshot('webview-waiting.png');
         }));
 });

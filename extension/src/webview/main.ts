@@ -6,10 +6,11 @@
  * the DOM as text (see `dom.ts`); nothing is parsed as HTML.
  */
 import { formatCost, formatTokens, statusLabel, totalTokens } from '../format';
+import type { Denial } from '../approval';
 import type { Message, SessionInfo } from '../protocol';
 import type { FromWebview, PanelState, ToWebview } from '../webviewMessages';
 import { toDom, type DocLike } from './dom';
-import { renderMessage, type ToolNames } from './render';
+import { renderLive, renderMessage, type ToolNames } from './render';
 
 interface VsCodeApi {
     postMessage(message: FromWebview): void;
@@ -47,14 +48,29 @@ const els = {
     reason: byId('composer-reason'),
     prompt: byId<HTMLTextAreaElement>('prompt'),
     send: byId<HTMLButtonElement>('send'),
+    live: byId('live'),
+    approval: byId('approval'),
+    approvalWhat: byId('approval-what'),
+    approvalReason: byId('approval-reason'),
+    approvalPrompt: byId<HTMLInputElement>('approval-prompt'),
+    approvalRule: byId('approval-rule'),
+    allowRule: byId<HTMLButtonElement>('allow-rule'),
+    allowEdits: byId<HTMLButtonElement>('allow-edits'),
 };
 
 const tools: ToolNames = new Map();
 let session: SessionInfo | undefined;
 let composerBusy = false;
 let start = 0;
+let denial: Denial | null = null;
+let removed = false;
+let pinned = false;
 
+const shownId = document.body.getAttribute('data-session-id');
 let saved = (vscode.getState() ?? {}) as PanelState;
+if (shownId && saved.sessionId && saved.sessionId !== shownId) {
+    saved = {}; // a preview panel that now shows another session: no old draft
+}
 if (typeof saved.draft === 'string') {
     els.prompt.value = saved.draft;
 }
@@ -66,7 +82,6 @@ function save(patch: PanelState): void {
 }
 
 // Saved at once, so a window reloaded before the first answer still restores this panel.
-const shownId = document.body.getAttribute('data-session-id');
 if (shownId && saved.sessionId !== shownId) {
     save({ sessionId: shownId });
 }
@@ -86,7 +101,7 @@ function renderSession(s: SessionInfo): void {
     setText(els.status, statusLabel(s.status));
     els.status.className = `status status-${s.status}`;
     els.status.setAttribute('data-status', s.status);
-    setText(els.model, s.model ?? 'model unknown');
+    setText(els.model, s.model ?? (s.status === 'running' ? 'model: first reply pending' : 'model unknown'));
     setText(els.tokens, `${formatTokens(totalTokens(s.usage))} tokens`);
     els.tokens.title = `in ${s.usage?.inputTokens ?? 0}, out ${s.usage?.outputTokens ?? 0}, cache write ${s.usage?.cacheCreationTokens ?? 0}, cache read ${s.usage?.cacheReadTokens ?? 0}`;
     setText(els.cost, formatCost(s.usage?.costUsd) || 'cost unknown');
@@ -98,7 +113,9 @@ function renderSession(s: SessionInfo): void {
 
 function updateComposer(): void {
     let reason = '';
-    if (!session) {
+    if (removed) {
+        reason = 'This session is gone from disk; it cannot be continued.';
+    } else if (!session) {
         reason = 'Loading…';
     } else if (session.status === 'running') {
         reason = 'A turn is running. You can reply when it ends.';
@@ -110,6 +127,45 @@ function updateComposer(): void {
     els.send.disabled = disabled || els.prompt.value.trim() === '';
     setText(els.reason, reason);
     els.reason.hidden = !reason;
+    const offer = denial !== null && !disabled && session?.status === 'waiting_for_input';
+    els.approval.hidden = !offer;
+    els.allowRule.disabled = !offer || els.approvalPrompt.value.trim() === '';
+    els.allowEdits.disabled = els.allowRule.disabled;
+}
+
+/** Shows (or hides) the offer to allow a denied tool call and continue. */
+function renderApproval(next: Denial | null): void {
+    const changed = next?.toolUseId !== denial?.toolUseId;
+    denial = next;
+    if (next && changed) {
+        setText(els.approvalWhat, `${next.tool} ${next.target === next.tool ? '' : next.target}`.trim());
+        setText(els.approvalReason, next.reason);
+        setText(els.approvalRule, next.rule);
+        els.approvalRule.title = 'The tool rule "Allow and continue" grants for this turn';
+        els.allowRule.title = `Resume with ${next.rule} allowed for this turn`;
+        els.approvalPrompt.value = next.prompt;
+    }
+    updateComposer();
+}
+
+function renderLiveTurn(live: { running: boolean; text: string | null }): void {
+    const stick = atBottom();
+    const nodes = renderLive(live);
+    els.live.replaceChildren(...nodes.map((n) => toDom(doc, n) as Node));
+    els.live.hidden = nodes.length === 0;
+    els.live.setAttribute('data-state', live.text ? 'writing' : live.running ? 'working' : 'idle');
+    document.body.classList.toggle('running', live.running);
+    if (stick) {
+        els.scroller.scrollTop = els.scroller.scrollHeight;
+    }
+}
+
+/** Tells the extension the user works in this panel (a preview tab becomes a normal one). */
+function pin(): void {
+    if (!pinned) {
+        pinned = true;
+        vscode.postMessage({ type: 'pin' });
+    }
 }
 
 function insertMessage(index: number, message: Message): void {
@@ -190,6 +246,18 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
         case 'loadingEarlier':
             els.earlier.disabled = msg.loading;
             break;
+        case 'live':
+            renderLiveTurn(msg);
+            break;
+        case 'approval':
+            renderApproval(msg.denial);
+            break;
+        case 'removed':
+            removed = true;
+            setText(els.problem, 'This session was removed: its transcript is gone from disk.');
+            els.problem.hidden = false;
+            updateComposer();
+            break;
         default:
             break;
     }
@@ -205,6 +273,29 @@ function send(): void {
     vscode.postMessage({ type: 'resume', prompt });
 }
 
+function approve(grant: { allowedTools?: string[]; permissionMode?: string }): void {
+    const prompt = els.approvalPrompt.value;
+    if (!denial || !prompt.trim() || els.allowRule.disabled) {
+        return;
+    }
+    composerBusy = true;
+    updateComposer();
+    vscode.postMessage({ type: 'approve', prompt, grant });
+}
+
+els.allowRule.addEventListener('click', () => approve({ allowedTools: denial ? [denial.rule] : [] }));
+els.allowEdits.addEventListener('click', () => approve({ permissionMode: 'acceptEdits' }));
+els.approvalPrompt.addEventListener('input', () => {
+    pin();
+    updateComposer();
+});
+els.approvalPrompt.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+        e.preventDefault();
+        els.allowRule.click();
+    }
+});
+
 els.send.addEventListener('click', send);
 els.prompt.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
@@ -213,6 +304,7 @@ els.prompt.addEventListener('keydown', (e) => {
     }
 });
 els.prompt.addEventListener('input', () => {
+    pin();
     save({ draft: els.prompt.value });
     updateComposer();
 });

@@ -184,3 +184,18 @@ export function renderMessage(index: number, message: Message, tools: ToolNames)
         h('div', { class: 'msg-body' }, ...body),
     );
 }
+
+/** The running turn's live part: a working indicator and the reply written so far. */
+export function renderLive(live: { running: boolean; text: string | null }): VNode[] {
+    if (!live.running) {
+        return [];
+    }
+    const head = h(
+        'div',
+        { class: 'msg-head' },
+        h('span', { class: 'who' }, 'Assistant'),
+        h('span', { class: 'working', title: 'The agent is working on this turn' }, live.text ? 'writing…' : 'working…'),
+    );
+    const body = live.text ? h('div', { class: 'msg-body' }, h('div', { class: 'text streaming' }, ...renderMarkdown(live.text))) : null;
+    return body ? [head, body] : [head];
+}

@@ -3,7 +3,11 @@ import { describe, test } from 'node:test';
 import {
     groupOf,
     groupSessions,
+    agentChoices,
+    agentName,
     matchesFilter,
+    soleAgent,
+    rowIcon,
     sessionContextValue,
     sessionDescription,
     sessionLabel,
@@ -62,18 +66,33 @@ test('sessionLabel is the title on one line, never empty', () => {
     assert.equal(sessionLabel(session({ title: '' })), '(untitled)');
 });
 
-test('sessionDescription: agent, relative time and cost; active marked', () => {
+test('sessionDescription: relative time and cost, no agent name; active and cancelled marked', () => {
     const s = session({ updatedAt: iso(now - 5 * 60_000) });
-    assert.equal(sessionDescription(s, now), 'claude · 5 min ago · $0.12');
-    assert.equal(sessionDescription({ ...s, active: true }, now), '★ active · claude · 5 min ago · $0.12');
+    assert.equal(sessionDescription(s, now), '5 min ago · $0.12');
+    assert.equal(sessionDescription({ ...s, active: true }, now), '★ active · 5 min ago · $0.12');
+    assert.equal(sessionDescription({ ...s, status: 'cancelled' }, now), 'cancelled · 5 min ago · $0.12');
     const noCost = session({ updatedAt: iso(now - 5 * 60_000), usage: { ...s.usage, costUsd: null } });
-    assert.equal(sessionDescription(noCost, now), 'claude · 5 min ago');
+    assert.equal(sessionDescription(noCost, now), '5 min ago');
+});
+
+test('rowIcon: the agent icon, or the status icon while the session needs attention', () => {
+    for (const agent of ['claude', 'codex', 'gemini']) {
+        assert.deepEqual(rowIcon(session({ agent, status: 'completed' })), { kind: 'agent', agent });
+        assert.deepEqual(rowIcon(session({ agent, status: 'cancelled' })), { kind: 'agent', agent });
+    }
+    assert.deepEqual(rowIcon(session({ agent: 'codex', status: 'running' })), { kind: 'status', id: 'sync~spin', color: 'charts.blue' });
+    assert.equal(rowIcon(session({ status: 'waiting_for_input' })).kind, 'status');
+    assert.equal(rowIcon(session({ status: 'failed' })).kind, 'status');
+    assert.equal(rowIcon(session({ status: 'interrupted' })).kind, 'status');
+    assert.equal(agentName('gemini'), 'Gemini CLI');
+    assert.equal(agentName('aider'), 'aider');
 });
 
 test('tooltip has id, status, model, branch, tokens and cost', () => {
     const text = sessionTooltipLines(session({ lastError: 'API error 500', skill: 'review' })).join('\n');
     for (const part of [
         'Id: 11111111-1111-4111-8111-111111111111',
+        'Agent: Claude Code',
         'Status: Completed',
         'Model: claude-opus-4-8',
         'Branch: main',
@@ -84,6 +103,12 @@ test('tooltip has id, status, model, branch, tokens and cost', () => {
     ]) {
         assert.ok(text.includes(part), `missing ${part} in\n${text}`);
     }
+});
+
+test('tooltip names where a filter matched (the snippet)', () => {
+    const lines = sessionTooltipLines(session({ snippet: '…ran the\nflaky test twice…' }));
+    assert.equal(lines[lines.length - 1], 'Match: …ran the flaky test twice…');
+    assert.ok(!sessionTooltipLines(session()).some((l) => l.startsWith('Match:')));
 });
 
 test('contextValue by status, with the active flag', () => {
@@ -104,4 +129,22 @@ test('matchesFilter: title, id, agent; case-insensitive; empty matches all', () 
     assert.ok(matchesFilter(s, '1111-4111'));
     assert.ok(matchesFilter(s, '   '));
     assert.ok(!matchesFilter(s, 'deploy'));
+});
+
+test('Start Workflow asks for the agent only when the server runs more than one', () => {
+    assert.equal(soleAgent(undefined), 'claude', 'a server that does not say: the default');
+    assert.equal(soleAgent([]), 'claude');
+    assert.equal(soleAgent(['gemini']), 'gemini');
+    assert.equal(soleAgent(['claude', 'codex']), undefined);
+    const known = ['claude', 'codex', 'gemini'];
+    assert.deepEqual(agentChoices(known, ['claude', 'gemini']), [
+        { agent: 'claude', runnable: true },
+        { agent: 'gemini', runnable: true },
+        { agent: 'codex', runnable: false },
+    ]);
+    assert.deepEqual(
+        agentChoices(known, ['claude', 'gemini', 'aider'], 'gemini').map((c) => c.agent),
+        ['gemini', 'claude', 'aider', 'codex'],
+        'the last one used first, an agent only the server knows included',
+    );
 });

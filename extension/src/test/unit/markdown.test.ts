@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { highlightCode } from '../../webview/highlight';
 import { renderInline, renderMarkdown } from '../../webview/markdown';
 import { safeHref, textOf, type VElement, type VNode } from '../../webview/vnode';
 
@@ -56,16 +57,41 @@ describe('safeHref', () => {
     }
 });
 
-describe('markdown subset', () => {
+describe('markdown (markdown-it into the safe tree)', () => {
     test('paragraphs and line breaks', () => {
         assert.equal(shape(renderMarkdown('one\ntwo\n\nthree')), 'p["one",br[],"two"],p["three"]');
     });
 
-    test('fenced code block keeps its text verbatim, language as a class', () => {
+    test('fenced code block keeps its text verbatim, highlighted, language as a class', () => {
         const out = renderMarkdown('before\n```ts\nconst a = "<b>";\n  indented **not bold**\n```\nafter');
-        assert.equal(shape(out), 'p["before"],pre[code["const a = \\"<b>\\";\\n  indented **not bold**"]],p["after"]');
-        const code = elements(out).find((e) => e.tag === 'code');
+        assert.equal(shape([out[0], out[2]]), 'p["before"],p["after"]');
+        const pre = out[1] as VElement;
+        assert.equal(pre.tag, 'pre');
+        const code = elements([pre]).find((e) => e.tag === 'code');
         assert.equal(code?.attrs?.class, 'language-ts');
+        assert.equal(textOf(pre), 'const a = "<b>";\n  indented **not bold**');
+        const spans = elements([pre]).filter((e) => e.tag === 'span');
+        assert.deepEqual(
+            spans.map((e) => [e.attrs?.class, textOf(e)]),
+            [['hljs-keyword', 'const'], ['hljs-string', '"<b>"']],
+        );
+    });
+
+    test('a block in an unknown language, or none, is plain text', () => {
+        assert.equal(shape(renderMarkdown('```klingon\nqapla\n```')), 'pre[code["qapla"]]');
+        assert.equal(shape(renderMarkdown('```\n<b>x</b>\n```')), 'pre[code["<b>x</b>"]]');
+    });
+
+    test('highlighting keeps every character of hostile code as text', () => {
+        const src = '<img src=x onerror="alert(1)"><script>fetch("//x")</script>&amp;';
+        for (const lang of ['html', 'xml', 'javascript', 'bash', 'markdown']) {
+            const out = highlightCode(src, lang);
+            assert.equal(textOf(out), src, lang);
+            for (const e of elements(out)) {
+                assert.equal(e.tag, 'span');
+                assert.match(e.attrs?.class ?? '', /^(hljs-[\w-]+( hljs-[\w-]+)*|language-[\w-]+)$/);
+            }
+        }
     });
 
     test('an unclosed fence runs to the end', () => {
@@ -78,7 +104,7 @@ describe('markdown subset', () => {
     });
 
     test('unordered and ordered lists, nested by indent', () => {
-        assert.equal(shape(renderMarkdown('- a\n- b\n  - c\n- d')), 'ul[li["a"],li[p["b"],ul[li["c"]]],li["d"]]');
+        assert.equal(shape(renderMarkdown('- a\n- b\n  - c\n- d')), 'ul[li["a"],li["b",ul[li["c"]]],li["d"]]');
         assert.equal(shape(renderMarkdown('1. one\n2. two')), 'ol[li["one"],li["two"]]');
         const ol = renderMarkdown('3. three\n4. four')[0] as VElement;
         assert.equal(ol.attrs?.start, '3');
@@ -127,9 +153,43 @@ describe('markdown subset', () => {
         assert.equal(textOf(out), src);
     });
 
+    test('GitHub tables render as tables, with their alignment', () => {
+        const out = renderMarkdown('| name | cost |\n|:--|--:|\n| a **b** | $1 |\n| <i>c</i> | 2 |');
+        assert.equal(shape(out), 'table[thead[tr[th["name"],th["cost"]]],tbody[tr[td["a ",strong["b"]],td["$1"]],tr[td["<i>c</i>"],td["2"]]]]');
+        const cells = elements(out).filter((e) => e.tag === 'th' || e.tag === 'td');
+        assert.deepEqual(cells.map((e) => e.attrs?.class), ['align-left', 'align-right', 'align-left', 'align-right', 'align-left', 'align-right']);
+    });
+
+    test('task lists get check boxes', () => {
+        const out = renderMarkdown('- [ ] write the test\n- [x] make it fail\n- plain');
+        assert.equal(shape(out), 'ul[li[span["\u2610"]," ","write the test"],li[span["\u2611"]," ","make it fail"],li["plain"]]');
+        const items = elements(out).filter((e) => e.tag === 'li');
+        assert.deepEqual(items.map((e) => e.attrs?.class), ['task', 'task done', undefined]);
+        const loose = renderMarkdown('- [x] one\n\n- [ ] two');
+        assert.equal(shape(loose), 'ul[li[p[span["\u2611"]," ","one"]],li[p[span["\u2610"]," ","two"]]]');
+    });
+
+    test('an image is never loaded: it becomes a link to it, or text', () => {
+        assert.equal(shape(renderMarkdown('![chart](https://example.org/c.png)')), 'p[a(https://example.org/c.png)["[image: chart]"]]');
+        const out = renderMarkdown('![x](javascript:alert(1)) ![y](data:image/png;base64,AAAA)');
+        assert.equal(elements(out).filter((e) => e.tag === 'a').length, 0);
+    });
+
+    test('a URL glued to the text before it (in quotes, in code) is not made a link', () => {
+        const src = `fetch('https://evil.example/x') src="http://127.0.0.1:9/pwned" (see https://example.org/ok)`;
+        const out = renderMarkdown(src);
+        assert.deepEqual(elements(out).filter((e) => e.tag === 'a').map((e) => e.attrs?.href), ['https://example.org/ok']);
+        assert.equal(textOf(out), src);
+    });
+
+    test('bare domains and e-mail addresses stay text; only URLs with a scheme become links', () => {
+        assert.equal(shape(renderInline('mail me@example.org or visit example.org')), '"mail me@example.org or visit example.org"');
+    });
+
     test('deeply nested input does not blow the stack', () => {
-        const src = '> '.repeat(200) + 'deep' + '\n' + '*'.repeat(5000) + '[' .repeat(3000);
+        const src = '> '.repeat(200) + 'deep' + '\n' + '*'.repeat(5000) + '['.repeat(3000) + '\n' + '- '.repeat(500) + 'x';
         assert.doesNotThrow(() => renderMarkdown(src));
+        assert.ok(textOf(renderMarkdown(src)).includes('deep'));
     });
 
     test('text is kept: rendering loses no characters of plain prose', () => {

@@ -83,3 +83,14 @@ test('a restored panel takes its session id from the saved state, only a well-fo
     assert.equal(sessionIdOfState(undefined), undefined);
     assert.equal(sessionIdOfState('just a string'), undefined);
 });
+
+test('remove drops a session (session/removed) and redraws once', () => {
+    const { store, redraws } = storeWith();
+    store.upsert(session({ sessionId: 'a' }));
+    const before = redraws();
+    assert.equal(store.remove('a'), true);
+    assert.equal(store.get('a'), undefined);
+    assert.equal(redraws(), before + 1);
+    assert.equal(store.remove('a'), false);
+    assert.equal(redraws(), before + 1);
+});
