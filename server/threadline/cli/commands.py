@@ -39,21 +39,25 @@ def options_from(args: argparse.Namespace) -> Options:
     config_dir = Path(args.claude_config_dir).expanduser() if args.claude_config_dir else default_claude_config_dir()
     command = [args.claude_command] if args.claude_command else _command_from_env()
     cache_dir = Path(args.cache_dir).expanduser() if getattr(args, "cache_dir", None) else default_cache_dir()
-    agents = {"claude": AgentOptions(command), "codex": AgentOptions(["codex"]), "gemini": AgentOptions(["gemini"])}
+    agents = {
+        "claude": AgentOptions(command),
+        "codex": AgentOptions(_command_from_env("THREADLINE_CODEX_COMMAND", "codex")),
+        "gemini": AgentOptions(_command_from_env("THREADLINE_GEMINI_COMMAND", "gemini")),
+    }
     return Options(claude_config_dir=config_dir, agents=agents, watch=True, cache_dir=cache_dir)
 
 
-def _command_from_env() -> list[str]:
-    raw = os.environ.get("THREADLINE_CLAUDE_COMMAND")
+def _command_from_env(variable: str = "THREADLINE_CLAUDE_COMMAND", default: str = "claude") -> list[str]:
+    raw = os.environ.get(variable)
     if not raw:
-        return ["claude"]
+        return [default]
     if raw.startswith("["):
         try:
             value = json.loads(raw)
         except ValueError:
             value = None
         if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
-            raise UsageError("THREADLINE_CLAUDE_COMMAND starts with '[' but is not a JSON list of strings.")
+            raise UsageError(f"{variable} starts with '[' but is not a JSON list of strings.")
         return value
     return [raw]
 
@@ -302,6 +306,7 @@ async def run_start(args: argparse.Namespace) -> int:
         {
             "cwd": project_of(args),
             "prompt": prompt,
+            "agent": args.agent,
             "skill": args.skill,
             "model": args.model,
             "permissionMode": args.permission_mode,

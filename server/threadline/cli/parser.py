@@ -333,6 +333,14 @@ def build_parser() -> Parser:
     start.add_argument(
         "--skill", metavar="NAME", help="run the prompt with this skill, as /NAME PROMPT (example: --skill code-review)"
     )
+    start_agent = start.add_argument(
+        "--agent",
+        choices=AGENTS,
+        default="claude",
+        metavar="AGENT",
+        help=f"the agent to run: {', '.join(AGENTS)}; default claude (example: --agent codex)",
+    )
+    _complete_with(start_agent, AGENTS)
     _turn_options(start)
 
     resume = _command(
