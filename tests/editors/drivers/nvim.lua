@@ -1,0 +1,161 @@
+-- Drives the Neovim plugin (editors/nvim) as a user would, headless, and reports what its
+-- buffers show as JSON lines; tests/editors/test_editors.py checks them. The user's init
+-- (written by the test) has put the plugin on 'runtimepath' and called setup{}.
+--
+-- Environment: THREADLINE_TEST_OUT (the report file), THREADLINE_TEST_SCENARIO ("use" or
+-- "missing"), THREADLINE_TEST_PROMPT, THREADLINE_TEST_OPEN (a session id prefix to open).
+
+local out = assert(io.open(os.getenv("THREADLINE_TEST_OUT"), "a"))
+local TIMEOUT = 30000
+
+local function report(step, value)
+  out:write(vim.json.encode({ editor = "neovim", step = step, value = value }), "\n")
+  out:flush()
+end
+
+local function fail(why)
+  report("error", why .. "\n" .. vim.api.nvim_exec("messages", true))
+  out:close()
+  vim.cmd("cquit 1")
+end
+
+local function lines(bufnr)
+  return vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+end
+
+local function has_line(bufnr, pred)
+  for _, line in ipairs(lines(bufnr)) do
+    if pred(line) then
+      return line
+    end
+  end
+  return nil
+end
+
+local function wait(what, pred)
+  if not vim.wait(TIMEOUT, pred, 10) then
+    fail("timed out waiting for " .. what)
+  end
+end
+
+local function scenario_missing()
+  -- An error message inside a command is raised to vim.cmd's caller; a user sees it once.
+  local errors = {}
+  for _, cmd in ipairs({ "Threadline", "ThreadlineStart hello" }) do
+    local ok, err = pcall(vim.cmd, cmd)
+    table.insert(errors, ok and vim.NIL or tostring(err):gsub("^.-Vim:", ""))
+  end
+  report("errors", errors)
+  report("messages", vim.api.nvim_exec("messages", true))
+end
+
+local function scenario_use()
+  local prompt = os.getenv("THREADLINE_TEST_PROMPT")
+
+  -- The list of the project's sessions.
+  vim.cmd("Threadline")
+  local list = vim.api.nvim_get_current_buf()
+  wait("the session list", function()
+    return #lines(list) > 2 and not has_line(list, function(l) return l:find("(loading…)", 1, true) end)
+  end)
+  report("list", { name = vim.api.nvim_buf_get_name(list), lines = lines(list) })
+
+  -- A transcript, opened by a unique id prefix; tool calls are folded.
+  vim.cmd("ThreadlineOpen " .. os.getenv("THREADLINE_TEST_OPEN"))
+  wait("the transcript buffer", function()
+    return vim.api.nvim_get_current_buf() ~= list and has_line(0, function(l) return l:find("^## ") end) ~= nil
+  end)
+  local transcript = vim.api.nvim_get_current_buf()
+  local folded = {}
+  for lnum, line in ipairs(lines(transcript)) do
+    if line:find("^▸ tool") then
+      table.insert(folded, vim.fn.foldclosed(lnum) == lnum)
+    end
+  end
+  report("transcript", {
+    name = vim.api.nvim_buf_get_name(transcript),
+    filetype = vim.bo[transcript].filetype,
+    lines = lines(transcript),
+    tool_lines_folded = folded,
+  })
+
+  -- Start a workflow from the list; record every state of the list buffer as it changes.
+  vim.api.nvim_set_current_buf(list)
+  local snapshots = {}
+  vim.api.nvim_buf_attach(list, false, {
+    on_lines = function()
+      vim.schedule(function()
+        table.insert(snapshots, lines(list))
+      end)
+    end,
+  })
+  vim.cmd("ThreadlineStart " .. prompt)
+  wait("the new transcript buffer", function()
+    return vim.api.nvim_buf_get_name(0):find("threadline://session/", 1, true) ~= nil
+      and vim.api.nvim_get_current_buf() ~= transcript
+  end)
+  local started = vim.api.nvim_get_current_buf()
+  local id = vim.api.nvim_buf_get_name(started):match("threadline://session/(.+)$")
+  local short = id:sub(1, 8)
+  wait("the new row to complete", function()
+    return has_line(list, function(l) return l:find(short, 1, true) and l:find("completed", 1, true) end) ~= nil
+  end)
+  wait("the reply in the transcript", function()
+    return has_line(started, function(l) return l:find("^## assistant") end) ~= nil
+  end)
+  local statuses = {}
+  for _, snapshot in ipairs(snapshots) do
+    for _, line in ipairs(snapshot) do
+      if line:find(short, 1, true) then
+        local status = line:match("^. %S+%s+(%S+)")
+        if statuses[#statuses] ~= status then
+          table.insert(statuses, status)
+        end
+      end
+    end
+  end
+  report("start", { id = id, statuses = statuses, list = lines(list), transcript = lines(started) })
+
+  -- Resume it by its prefix with a hostile prompt.
+  vim.cmd("ThreadlineResume " .. short .. " " .. prompt)
+  wait("the resumed turn's reply", function()
+    local users = 0
+    for _, line in ipairs(lines(started)) do
+      if line:find("^## user") then
+        users = users + 1
+      end
+    end
+    return users == 2 and has_line(started, function(l) return l:find(" · completed · ", 1, true) end) ~= nil
+      and #vim.tbl_filter(function(l) return l:find("^## assistant") end, lines(started)) == 2
+  end)
+  report("resume", { current = vim.api.nvim_get_current_buf() == started, transcript = lines(started) })
+
+  -- `a` on its row makes it the active session.
+  vim.api.nvim_set_current_buf(list)
+  for lnum, line in ipairs(lines(list)) do
+    if line:find(short, 1, true) then
+      vim.api.nvim_win_set_cursor(0, { lnum, 0 })
+    end
+  end
+  vim.api.nvim_feedkeys("a", "x", false)
+  wait("the active mark", function()
+    return has_line(list, function(l) return l:find("^%* " .. short) end) ~= nil
+  end)
+  report("activated", lines(list))
+
+  -- An id that is not one is the server's one-sentence error, and opens nothing.
+  local before = #vim.api.nvim_list_bufs()
+  vim.cmd("ThreadlineOpen ../../../../../../../../../etc/passwd")
+  wait("the error", function()
+    return vim.api.nvim_exec("messages", true):find("sessionId", 1, true) ~= nil
+  end)
+  report("bad-id", { new_buffers = #vim.api.nvim_list_bufs() - before })
+  report("messages", vim.api.nvim_exec("messages", true))
+end
+
+local ok, err = pcall(os.getenv("THREADLINE_TEST_SCENARIO") == "missing" and scenario_missing or scenario_use)
+if not ok then
+  fail(tostring(err))
+end
+out:close()
+vim.cmd("qall!")
