@@ -58,7 +58,7 @@ local function scenario_use()
   wait("the session list", function()
     return #lines(list) > 2 and not has_line(list, function(l) return l:find("(loading…)", 1, true) end)
   end)
-  report("list", { name = vim.api.nvim_buf_get_name(list), lines = lines(list) })
+  report("list", { name = vim.api.nvim_buf_get_name(list), rows = vim.list_slice(lines(list), 3) })
 
   -- A transcript, opened by a unique id prefix; tool calls are folded.
   vim.cmd("ThreadlineOpen " .. os.getenv("THREADLINE_TEST_OPEN"))
@@ -103,6 +103,7 @@ local function scenario_use()
   wait("the reply in the transcript", function()
     return has_line(started, function(l) return l:find("^## assistant") end) ~= nil
   end)
+  table.insert(snapshots, lines(list)) -- what shows now (a scheduled snapshot may still wait)
   local statuses = {}
   for _, snapshot in ipairs(snapshots) do
     for _, line in ipairs(snapshot) do
