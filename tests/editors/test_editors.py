@@ -153,6 +153,12 @@ def check_use(steps: dict[str, Any], installed: dict[str, Path], project: Path) 
     # `a` marked the session active.
     assert any(line.startswith("* " + start["id"][:8]) for line in steps["activated"])
 
+    # A denied tool made the user see "waiting for input"; `x` cancelled a running turn.
+    assert [line for line in steps["messages"].splitlines() if "is waiting for input" in line] == [
+        f"Threadline: please [[tool:bash:touch marker.txt]] is waiting for input ({steps['waiting']})"
+    ]
+    assert any("take your time" in line and "cancelled" in line for line in steps["cancelled"])
+
     # A malformed id is the server's one clear sentence, and opens no buffer.
     assert steps["bad-id"]["new_buffers"] == 0
     errors = [line for line in steps["messages"].splitlines() if "sessionId" in line]

@@ -113,6 +113,26 @@
     (driver-wait "the active mark" (driver-has-line list-buffer (concat "^\\* " (regexp-quote short))))
     (driver-report "activated" (driver-lines list-buffer))
 
+    ;; A denied tool: the session waits for input, and the user is told so.
+    (let ((denied (substring (with-current-buffer (threadline-start "please [[tool:bash:touch marker.txt]]")
+                               threadline--transcript-id)
+                             0 8)))
+      (driver-wait "the waiting row and message"
+        (and (string-match-p "is waiting for input" (driver-messages))
+             (driver-has-line list-buffer (concat (regexp-quote denied) " waiting_for_input"))))
+      (driver-report "waiting" denied))
+
+    ;; `x' on a running session's row cancels its turn.
+    (let ((slow (substring (with-current-buffer (threadline-start "take your time [[slow:20]]")
+                             threadline--transcript-id)
+                           0 8)))
+      (switch-to-buffer list-buffer)
+      (goto-char (point-min))
+      (search-forward slow)
+      (execute-kbd-macro "x")
+      (driver-wait "the cancelled row" (driver-has-line list-buffer (concat (regexp-quote slow) ".*cancelled")))
+      (driver-report "cancelled" (driver-lines list-buffer)))
+
     ;; A malformed id is the server's one clear sentence, and opens nothing.
     (let ((before (length (buffer-list))))
       (condition-case err

@@ -38,6 +38,16 @@ local function wait(what, pred)
   end
 end
 
+-- :ThreadlineStart, then the short id of the session once its transcript buffer shows.
+local function start(prompt)
+  vim.cmd("ThreadlineStart " .. prompt)
+  wait("the transcript of " .. prompt, function()
+    return vim.api.nvim_buf_get_name(0):find("threadline://session/", 1, true) ~= nil
+      and lines(0)[1] == "# " .. prompt
+  end)
+  return vim.api.nvim_buf_get_name(0):match("threadline://session/(.+)$"):sub(1, 8)
+end
+
 local function scenario_missing()
   -- An error message inside a command is raised to vim.cmd's caller; a user sees it once.
   local errors = {}
@@ -143,6 +153,28 @@ local function scenario_use()
     return has_line(list, function(l) return l:find("^%* " .. short) end) ~= nil
   end)
   report("activated", lines(list))
+
+  -- A denied tool: the session waits for input, and the user is told so.
+  local denied = start("please [[tool:bash:touch marker.txt]]")
+  wait("the waiting row and message", function()
+    return vim.api.nvim_exec("messages", true):find("is waiting for input", 1, true) ~= nil
+      and has_line(list, function(l) return l:find(denied .. "  waiting_for_input", 1, true) end) ~= nil
+  end)
+  report("waiting", denied)
+
+  -- `x` on a running session's row cancels its turn.
+  local slow = start("take your time [[slow:20]]")
+  vim.api.nvim_set_current_buf(list)
+  for lnum, line in ipairs(lines(list)) do
+    if line:find(slow, 1, true) then
+      vim.api.nvim_win_set_cursor(0, { lnum, 0 })
+    end
+  end
+  vim.api.nvim_feedkeys("x", "x", false)
+  wait("the cancelled row", function()
+    return has_line(list, function(l) return l:find(slow, 1, true) and l:find("cancelled", 1, true) end) ~= nil
+  end)
+  report("cancelled", lines(list))
 
   -- An id that is not one is the server's one-sentence error, and opens nothing.
   local before = #vim.api.nvim_list_bufs()

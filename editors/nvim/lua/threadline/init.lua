@@ -31,6 +31,11 @@ function M.notify(message, level)
   vim.notify("Threadline: " .. message, level or vim.log.levels.INFO)
 end
 
+--- The current project: the working directory, as a real path (as the agent records it).
+function M.project()
+  return vim.loop.fs_realpath(vim.fn.getcwd()) or vim.fn.getcwd()
+end
+
 function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", M.config, opts or {})
 end
@@ -107,7 +112,7 @@ function M.start()
       .. "or set cmd in require('threadline').setup{}.", cmd[1]), vim.log.levels.ERROR)
     return false
   end
-  local root = vim.fn.getcwd()
+  local root = M.project()
   state.ready = false
   local config = {
     name = "threadline",
@@ -210,11 +215,11 @@ function M.announce(session)
 end
 
 function M.list(cwd)
-  require("threadline.list").open(cwd or vim.fn.getcwd())
+  require("threadline.list").open(cwd or M.project())
 end
 
 function M.open(id)
-  M.resolve(id, vim.fn.getcwd(), function(full)
+  M.resolve(id, M.project(), function(full)
     require("threadline.transcript").open(full)
   end)
 end
@@ -224,7 +229,7 @@ function M.start_workflow(prompt, cwd)
     M.notify("give a prompt: :ThreadlineStart {prompt}", vim.log.levels.ERROR)
     return
   end
-  M.call("workflow/start", { cwd = cwd or vim.fn.getcwd(), prompt = prompt }, function(result)
+  M.call("workflow/start", { cwd = cwd or M.project(), prompt = prompt }, function(result)
     M.announce(result.session)
     M.notify("started " .. result.sessionId)
     require("threadline.transcript").open(result.sessionId, result.session)
@@ -237,7 +242,7 @@ function M.resume(id, prompt, fork)
     M.notify("give a prompt to continue the session with.", vim.log.levels.ERROR)
     return
   end
-  M.resolve(id, vim.fn.getcwd(), function(full)
+  M.resolve(id, M.project(), function(full)
     M.call("session/resume", { sessionId = full, prompt = prompt, fork = fork or false }, function(result)
       M.announce(result.session)
       M.notify((fork and "forked into " or "resumed ") .. result.sessionId)

@@ -172,7 +172,9 @@ local function map(bufnr, lhs, fn, desc)
 end
 
 function M.open(cwd)
-  cwd = vim.fn.fnamemodify(cwd, ":p"):gsub("/$", "")
+  -- The real path, as the agent records a session's cwd.
+  cwd = vim.loop.fs_realpath(vim.fn.fnamemodify(cwd, ":p")) or cwd
+  cwd = cwd:gsub("(.)/$", "%1")
   local name = "threadline://sessions" .. cwd
   local bufnr = vim.fn.bufnr(name)
   if bufnr == -1 or not views[bufnr] then
