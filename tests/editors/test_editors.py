@@ -159,6 +159,9 @@ def check_use(steps: dict[str, Any], installed: dict[str, Path], project: Path) 
     ]
     assert any("take your time" in line and "cancelled" in line for line in steps["cancelled"])
 
+    # All of it through one server.
+    assert steps["servers"] == 1
+
     # A malformed id is the server's one clear sentence, and opens no buffer.
     assert steps["bad-id"]["new_buffers"] == 0
     errors = [line for line in steps["messages"].splitlines() if "sessionId" in line]

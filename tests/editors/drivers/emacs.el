@@ -53,7 +53,8 @@
           (progn (funcall command) (push :null errors))
         (user-error (push (error-message-string err) errors))))
     (driver-report "errors" (vconcat (nreverse errors)))
-    (driver-report "messages" (driver-messages))))
+    (driver-report "messages" (driver-messages))
+    (driver-report "servers" (cl-count-if (lambda (p) (equal (process-name p) "threadline")) (process-list)))))
 
 (defun driver-use ()
   "List, open, start, follow, resume, activate, and a bad id."
@@ -85,9 +86,10 @@
     (setq started (threadline-start prompt)
           id (with-current-buffer started threadline--transcript-id)
           short (substring id 0 8))
-    (driver-wait "the new row to complete"
-      (driver-has-line list-buffer (concat (regexp-quote short) ".*completed")))
-    (driver-wait "the reply" (driver-has-line started "^## assistant"))
+    (driver-wait "the new row to complete, and the reply in its transcript"
+      (and (driver-has-line list-buffer (concat (regexp-quote short) ".*completed"))
+           (driver-has-line started "^## assistant")
+           (driver-has-line started " · completed · ")))
     (let (statuses)
       (dolist (snapshot (reverse snapshots))
         (seq-doseq (line snapshot)
@@ -139,7 +141,8 @@
           (threadline-open "../../../../../../../../../etc/passwd")
         (user-error (message "%s" (error-message-string err))))
       (driver-report "bad-id" (list :new_buffers (- (length (buffer-list)) before))))
-    (driver-report "messages" (driver-messages))))
+    (driver-report "messages" (driver-messages))
+    (driver-report "servers" (cl-count-if (lambda (p) (equal (process-name p) "threadline")) (process-list)))))
 
 (condition-case err
     (if (equal (getenv "THREADLINE_TEST_SCENARIO") "missing") (driver-missing) (driver-use))

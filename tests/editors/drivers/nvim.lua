@@ -107,11 +107,10 @@ local function scenario_use()
   local started = vim.api.nvim_get_current_buf()
   local id = vim.api.nvim_buf_get_name(started):match("threadline://session/(.+)$")
   local short = id:sub(1, 8)
-  wait("the new row to complete", function()
+  wait("the new row to complete, and the reply in its transcript", function()
     return has_line(list, function(l) return l:find(short, 1, true) and l:find("completed", 1, true) end) ~= nil
-  end)
-  wait("the reply in the transcript", function()
-    return has_line(started, function(l) return l:find("^## assistant") end) ~= nil
+      and has_line(started, function(l) return l:find("^## assistant") end) ~= nil
+      and has_line(started, function(l) return l:find(" · completed · ", 1, true) end) ~= nil
   end)
   table.insert(snapshots, lines(list)) -- what shows now (a scheduled snapshot may still wait)
   local statuses = {}
@@ -184,6 +183,7 @@ local function scenario_use()
   end)
   report("bad-id", { new_buffers = #vim.api.nvim_list_bufs() - before })
   report("messages", vim.api.nvim_exec("messages", true))
+  report("servers", #(vim.lsp.get_clients or vim.lsp.get_active_clients)())
 end
 
 local ok, err = pcall(os.getenv("THREADLINE_TEST_SCENARIO") == "missing" and scenario_missing or scenario_use)

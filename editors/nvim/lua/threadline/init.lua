@@ -38,6 +38,7 @@ end
 
 function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", M.config, opts or {})
+  require("threadline.commands").define()
 end
 
 --- Register `fn(method, params)` for server notifications under `key` (nil removes it).
@@ -99,7 +100,9 @@ end
 
 --- Start the server unless it runs; false (after one clear message) when it cannot start.
 function M.start()
-  if state.client_id and not vim.lsp.client_is_stopped(state.client_id) then
+  -- Not vim.lsp.client_is_stopped: before 0.8 it calls a client that is still initializing
+  -- stopped, which would start a second server. on_exit clears client_id.
+  if state.client_id then
     return true
   end
   local cmd = M.config.cmd
@@ -129,7 +132,10 @@ function M.start()
       state.ready = true
       vim.schedule(flush)
     end,
-    on_exit = function(code)
+    on_exit = function(code, _, client_id)
+      if client_id ~= state.client_id then
+        return
+      end
       state.client_id, state.ready, state.queue = nil, false, {}
       if code ~= 0 then
         vim.schedule(function()
