@@ -187,6 +187,11 @@ def test_neovim_plugin_lists_follows_starts_and_resumes(
     installed = install_transcripts(claude_home, project)
     steps = run_neovim(tmp_path, project, "use", {"init_options": options_for(claude_home, fake_claude)})
     check_use(steps, installed, project)
+    # :checkhealth threadline sees the server command and the running server.
+    health = "\n".join(steps["health"])
+    assert "OK: server command: threadline serve" in health
+    assert "OK: server running, protocol 1, agents: claude" in health
+    assert "ERROR" not in health
 
 
 def test_neovim_plugin_says_once_that_the_server_is_missing(project: Path, tmp_path: Path) -> None:

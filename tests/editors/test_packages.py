@@ -83,3 +83,29 @@ def test_the_lua_passes_luacheck() -> None:
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stdout
+
+
+def test_the_neovim_help_file_has_its_tags(tmp_path: Path) -> None:
+    shutil.copytree(NVIM_PLUGIN / "doc", tmp_path / "doc")
+    done = subprocess.run(
+        [
+            require("nvim"),
+            "--headless",
+            "-u",
+            "NONE",
+            "-i",
+            "NONE",
+            "-n",
+            "-c",
+            f"helptags {tmp_path / 'doc'}",
+            "-c",
+            "qall!",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    tags = {line.split("\t")[0] for line in (tmp_path / "doc" / "tags").read_text().splitlines()}
+    assert {":Threadline", ":ThreadlineOpen", ":ThreadlineStart", ":ThreadlineResume", "threadline-list"} <= tags

@@ -184,6 +184,8 @@ local function scenario_use()
   report("bad-id", { new_buffers = #vim.api.nvim_list_bufs() - before })
   report("messages", vim.api.nvim_exec("messages", true))
   report("servers", #(vim.lsp.get_clients or vim.lsp.get_active_clients)())
+  vim.cmd("checkhealth threadline")
+  report("health", lines(0))
 end
 
 local ok, err = pcall(os.getenv("THREADLINE_TEST_SCENARIO") == "missing" and scenario_missing or scenario_use)

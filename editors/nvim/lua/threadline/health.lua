@@ -23,7 +23,7 @@ function M.check()
     h_ok("server command: " .. table.concat(cmd, " ") .. " (" .. vim.fn.exepath(cmd[1]) .. ")")
   else
     h_error("server command not found: " .. cmd[1],
-      { "pip install threadline (or pipx), or set cmd in require('threadline').setup{}" })
+      { "install Threadline (in a checkout: pipx install .), or set cmd in require('threadline').setup{}" })
   end
   local client = tl.client()
   if not client then
