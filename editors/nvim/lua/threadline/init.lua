@@ -33,7 +33,7 @@ end
 
 --- The current project: the working directory, as a real path (as the agent records it).
 function M.project()
-  return vim.loop.fs_realpath(vim.fn.getcwd()) or vim.fn.getcwd()
+  return (vim.uv or vim.loop).fs_realpath(vim.fn.getcwd()) or vim.fn.getcwd()
 end
 
 function M.setup(opts)
@@ -144,7 +144,12 @@ function M.start()
       end
     end,
   }
-  state.client_id = vim.lsp.start_client(config)
+  if vim.fn.has("nvim-0.11") == 1 then
+    -- start_client is deprecated from 0.11; start() without attaching to a buffer replaces it.
+    state.client_id = vim.lsp.start(config, { attach = false })
+  else
+    state.client_id = vim.lsp.start_client(config)
+  end
   if not state.client_id then
     M.notify("the server did not start; see :LspLog.", vim.log.levels.ERROR)
     return false

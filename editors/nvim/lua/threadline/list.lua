@@ -173,7 +173,7 @@ end
 
 function M.open(cwd)
   -- The real path, as the agent records a session's cwd.
-  cwd = vim.loop.fs_realpath(vim.fn.fnamemodify(cwd, ":p")) or cwd
+  cwd = (vim.uv or vim.loop).fs_realpath(vim.fn.fnamemodify(cwd, ":p")) or cwd
   cwd = cwd:gsub("(.)/$", "%1")
   local name = "threadline://sessions" .. cwd
   local bufnr = vim.fn.bufnr(name)
