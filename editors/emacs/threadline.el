@@ -374,6 +374,8 @@ A server error becomes a `user-error' carrying the server's sentence."
   "Show only the sessions whose title or messages contain TEXT (empty: all)."
   (interactive (list (read-string "Filter (empty clears): " threadline--list-query)))
   (setq threadline--list-query (and (not (string-empty-p (string-trim text))) text))
+  (setq mode-line-process (and threadline--list-query (format " filter: %s" threadline--list-query)))
+  (force-mode-line-update)
   (threadline--list-refresh))
 
 ;;;; Transcript

@@ -205,6 +205,15 @@ def check_use(steps: dict[str, Any], installed: dict[str, Path], project: Path) 
     ]
     assert any("take your time" in line and "cancelled" in line for line in steps["cancelled"])
 
+    # `/` kept the sessions that mention the text (title or messages); `f` forked.
+    filtered = [line for line in steps["filtered"] if line.strip() and "filter:" not in line and " id " not in line]
+    assert filtered and all(s in {line[2:10] for line in filtered} for s in ("33333333", steps["waiting"]))
+    assert not any("11111111" in line for line in filtered)
+    fork = steps["fork"]
+    assert fork["id"] != start["id"] and fork["rows"] == 1
+    assert "a fork of it" in "\n".join(fork["transcript"])
+    assert PROMPT in "\n".join(fork["transcript"])  # it carries the forked conversation
+
     # All of it through one server.
     assert steps["servers"] == 1
 

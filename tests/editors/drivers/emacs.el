@@ -135,6 +135,28 @@
       (driver-wait "the cancelled row" (driver-has-line list-buffer (concat (regexp-quote slow) ".*cancelled")))
       (driver-report "cancelled" (driver-lines list-buffer)))
 
+    ;; `/' filters by text, read in the minibuffer; an empty filter shows every session again.
+    (let ((all (length (driver-lines list-buffer))))
+      (switch-to-buffer list-buffer)
+      (execute-kbd-macro (vconcat "/MARKER" [return]))
+      (driver-wait "the filtered list"
+        (< (length (driver-lines list-buffer)) all))
+      (driver-report "filtered" (driver-lines list-buffer))
+      (execute-kbd-macro (vconcat "/" [?\C-a ?\C-k] [return]))
+      (driver-wait "the whole list again" (= (length (driver-lines list-buffer)) all))
+
+      ;; `f' on a row forks that session into a new one, which opens.
+      (goto-char (point-min))
+      (search-forward short)
+      (execute-kbd-macro (vconcat "fa fork of it" [return]))
+      (let* ((fork-buffer (current-buffer))
+             (fork (buffer-local-value 'threadline--transcript-id fork-buffer)))
+        (driver-wait "the fork's transcript"
+          (and fork (not (equal fork id)) (driver-has-line fork-buffer " · completed · ")))
+        (driver-wait "the fork's row" (driver-has-line list-buffer (regexp-quote (substring fork 0 8))))
+        (driver-report "fork" (list :id fork :transcript (driver-lines fork-buffer)
+                                    :rows (- (length (driver-lines list-buffer)) all)))))
+
     ;; A malformed id is the server's one clear sentence, and opens nothing.
     (let ((before (length (buffer-list))))
       (condition-case err

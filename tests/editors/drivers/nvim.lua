@@ -175,6 +175,44 @@ local function scenario_use()
   end)
   report("cancelled", lines(list))
 
+  -- `/` filters by text (asked through vim.ui.input, which a user's UI plugin may replace);
+  -- an empty filter shows every session again.
+  local answer
+  vim.ui.input = function(_, on_confirm)
+    on_confirm(answer)
+  end
+  local all = #lines(list)
+  answer = "MARKER"
+  vim.api.nvim_feedkeys("/", "x", false)
+  wait("the filtered list", function()
+    return lines(list)[1]:find("(filter: MARKER)", 1, true) ~= nil and #lines(list) < all
+  end)
+  report("filtered", lines(list))
+  answer = ""
+  vim.api.nvim_feedkeys("/", "x", false)
+  wait("the whole list again", function()
+    return #lines(list) == all and not lines(list)[1]:find("filter", 1, true)
+  end)
+
+  -- `f` on a row forks that session into a new one, which opens.
+  for lnum, line in ipairs(lines(list)) do
+    if line:find(short, 1, true) then
+      vim.api.nvim_win_set_cursor(0, { lnum, 0 })
+    end
+  end
+  answer = "a fork of it"
+  vim.api.nvim_feedkeys("f", "x", false)
+  wait("the fork's transcript", function()
+    local name = vim.api.nvim_buf_get_name(0)
+    return name:find("threadline://session/", 1, true) ~= nil and not name:find(id, 1, true)
+      and has_line(0, function(l) return l:find(" · completed · ", 1, true) end) ~= nil
+  end)
+  local fork = vim.api.nvim_buf_get_name(0):match("threadline://session/(.+)$")
+  wait("the fork's row", function()
+    return has_line(list, function(l) return l:find(fork:sub(1, 8), 1, true) end) ~= nil
+  end)
+  report("fork", { id = fork, transcript = lines(0), rows = #lines(list) - all })
+
   -- An id that is not one is the server's one-sentence error, and opens nothing.
   local before = #vim.api.nvim_list_bufs()
   vim.cmd("ThreadlineOpen ../../../../../../../../../etc/passwd")
