@@ -214,6 +214,9 @@ def check_use(steps: dict[str, Any], installed: dict[str, Path], project: Path) 
     assert "a fork of it" in "\n".join(fork["transcript"])
     assert PROMPT in "\n".join(fork["transcript"])  # it carries the forked conversation
 
+    # <CR> / RET on a row opened its transcript.
+    assert steps["enter"] == "# " + first_prompt(installed["11111111-1111-4111-8111-111111111111"])
+
     # All of it through one server.
     assert steps["servers"] == 1
 

@@ -157,6 +157,16 @@
         (driver-report "fork" (list :id fork :transcript (driver-lines fork-buffer)
                                     :rows (- (length (driver-lines list-buffer)) all)))))
 
+    ;; RET on a row opens that session's transcript.
+    (switch-to-buffer list-buffer)
+    (goto-char (point-min))
+    (search-forward "11111111")
+    (execute-kbd-macro [return])
+    (driver-wait "the transcript from RET"
+      (and (equal threadline--transcript-id "11111111-1111-4111-8111-111111111111")
+           (driver-has-line (current-buffer) "^## assistant")))
+    (driver-report "enter" (aref (driver-lines (current-buffer)) 0))
+
     ;; A malformed id is the server's one clear sentence, and opens nothing.
     (let ((before (length (buffer-list))))
       (condition-case err

@@ -213,6 +213,20 @@ local function scenario_use()
   end)
   report("fork", { id = fork, transcript = lines(0), rows = #lines(list) - all })
 
+  -- <CR> on a row opens that session's transcript.
+  vim.api.nvim_set_current_buf(list)
+  for lnum, line in ipairs(lines(list)) do
+    if line:find("11111111", 1, true) then
+      vim.api.nvim_win_set_cursor(0, { lnum, 0 })
+    end
+  end
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<CR>", true, false, true), "x", false)
+  wait("the transcript from <CR>", function()
+    return vim.api.nvim_buf_get_name(0):find("threadline://session/11111111", 1, true) ~= nil
+      and has_line(0, function(l) return l:find("^## assistant") end) ~= nil
+  end)
+  report("enter", lines(0)[1])
+
   -- An id that is not one is the server's one-sentence error, and opens nothing.
   local before = #vim.api.nvim_list_bufs()
   vim.cmd("ThreadlineOpen ../../../../../../../../../etc/passwd")
