@@ -146,7 +146,9 @@ A server error becomes a `user-error' carrying the server's sentence."
     (when session
       (threadline--watch-status session))
     (pcase method
-      ('session/removed (threadline--list-remove (plist-get params :sessionId)))
+      ('session/removed
+       (threadline--list-remove (plist-get params :sessionId))
+       (threadline--transcript-removed (plist-get params :sessionId)))
       ((or 'session/detected 'session/updated)
        (threadline--list-upsert session)
        (threadline--transcript-update params)))))
@@ -484,6 +486,16 @@ Tool calls and results are folded: TAB on their line shows them.
                        (plist-get (plist-get params :streaming) :text)))
                 ((or (numberp from) (not (equal (plist-get session :status) "running")))
                  (setq threadline--transcript-streaming nil))))
+        (threadline--transcript-render)))))
+
+(defun threadline--transcript-removed (id)
+  "Show in the transcript buffer of session ID that nothing of it is left on disk."
+  (let ((buffer (threadline--transcript-buffers id)))
+    (when buffer
+      (with-current-buffer buffer
+        (when threadline--transcript-session
+          (setq threadline--transcript-session
+                (plist-put (copy-sequence threadline--transcript-session) :status "removed")))
         (threadline--transcript-render)))))
 
 (defun threadline--transcript-unfollow ()

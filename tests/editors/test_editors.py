@@ -254,6 +254,24 @@ def test_neovim_plugin_lists_follows_starts_and_resumes(
     assert "ERROR" not in health
 
 
+@pytest.mark.parametrize("editor", ["neovim", "emacs"])
+def test_streaming_text_and_removed_sessions_show(
+    editor: str, project: Path, claude_home: Path, fake_claude: list[str], tmp_path: Path
+) -> None:
+    """What the server does not send yet (protocol.md §4), fed through each package's handler."""
+    install_transcripts(claude_home, project, ["11111111-1111-4111-8111-111111111111"])
+    options = options_for(claude_home, fake_claude)
+    if editor == "neovim":
+        later = run_neovim(tmp_path, project, "later", {"init_options": options})["later"]
+    else:
+        later = run_emacs(tmp_path, project, "later", {"options": options})["later"]
+    streaming = [line for line in later["streaming"] if line]
+    assert streaming[-3:] == ["## assistant · writing…", "half a reply", "still writing"]
+    assert "writing…" not in "\n".join(later["after"])
+    assert later["removed"].endswith(" · removed · claude")
+    assert not any("11111111" in line for line in later["list"])
+
+
 @pytest.mark.parametrize("neovim", NEOVIMS)
 def test_neovim_plugin_says_once_that_the_server_is_missing(neovim: str, project: Path, tmp_path: Path) -> None:
     steps = run_neovim(tmp_path, project, "missing", {"cmd": ["threadline-not-installed", "serve"]}, neovim)

@@ -176,8 +176,34 @@
     (driver-report "messages" (driver-messages))
     (driver-report "servers" (cl-count-if (lambda (p) (equal (process-name p) "threadline")) (process-list)))))
 
+(defun driver-later ()
+  "What the server does not send yet (`streaming', `session/removed'), through the dispatcher."
+  (let* ((list-buffer (threadline-list))
+         (id "11111111-1111-4111-8111-111111111111")
+         transcript session)
+    (driver-wait "the session list" (driver-has-line list-buffer "11111111"))
+    (setq transcript (threadline-open "11111111"))
+    (driver-wait "the transcript" (driver-has-line transcript "^## assistant"))
+    (setq session (plist-get (jsonrpc-request threadline--connection :session/get (list :sessionId id)) :session))
+    (plist-put session :status "running")
+    (threadline--on-notification threadline--connection 'session/updated
+                                 (list :session session :appended [] :appendedFrom nil
+                                       :streaming (list :text "half a reply\nstill writing")))
+    (let ((streaming (driver-lines transcript)))
+      (plist-put session :status "completed")
+      (threadline--on-notification threadline--connection 'session/updated
+                                   (list :session session :appended [] :appendedFrom nil :streaming nil))
+      (let ((after (driver-lines transcript)))
+        (threadline--on-notification threadline--connection 'session/removed (list :sessionId id))
+        (driver-report "later" (list :streaming streaming :after after
+                                     :removed (aref (driver-lines transcript) 1)
+                                     :list (driver-lines list-buffer)))))))
+
 (condition-case err
-    (if (equal (getenv "THREADLINE_TEST_SCENARIO") "missing") (driver-missing) (driver-use))
+    (pcase (getenv "THREADLINE_TEST_SCENARIO")
+      ("missing" (driver-missing))
+      ("later" (driver-later))
+      (_ (driver-use)))
   (error (driver-fail (error-message-string err))))
 (threadline-shutdown)
 (kill-emacs 0)

@@ -2,8 +2,8 @@
 -- buffers show as JSON lines; tests/editors/test_editors.py checks them. The user's init
 -- (written by the test) has put the plugin on 'runtimepath' and called setup{}.
 --
--- Environment: THREADLINE_TEST_OUT (the report file), THREADLINE_TEST_SCENARIO ("use" or
--- "missing"), THREADLINE_TEST_PROMPT, THREADLINE_TEST_OPEN (a session id prefix to open).
+-- Environment: THREADLINE_TEST_OUT (the report file), THREADLINE_TEST_SCENARIO ("use",
+-- "later" or "missing"), THREADLINE_TEST_PROMPT, THREADLINE_TEST_OPEN (a session id prefix to open).
 
 local out = assert(io.open(os.getenv("THREADLINE_TEST_OUT"), "a"))
 local TIMEOUT = 30000
@@ -46,6 +46,39 @@ local function start(prompt)
       and lines(0)[1] == "# " .. prompt
   end)
   return vim.api.nvim_buf_get_name(0):match("threadline://session/(.+)$"):sub(1, 8)
+end
+
+-- What the server does not send yet (protocol.md §4: `streaming`, `session/removed`), fed
+-- through the plugin's own LSP handlers as the client would receive it.
+local function scenario_later()
+  vim.cmd("Threadline")
+  local list = vim.api.nvim_get_current_buf()
+  wait("the session list", function()
+    return has_line(list, function(l) return l:find("11111111", 1, true) end) ~= nil
+  end)
+  vim.cmd("ThreadlineOpen 11111111")
+  wait("the transcript", function()
+    return has_line(0, function(l) return l:find("^## assistant") end) ~= nil
+  end)
+  local transcript = vim.api.nvim_get_current_buf()
+  local client = require("threadline").client()
+  local session = nil
+  client.request("session/get", { sessionId = "11111111-1111-4111-8111-111111111111" }, function(_, result)
+    session = result.session
+  end, 0)
+  wait("session/get", function() return session ~= nil end)
+  local ctx = { client_id = client.id, method = "session/updated" }
+  session.status = "running"
+  client.handlers["session/updated"](nil, { session = session, appended = {}, appendedFrom = vim.NIL,
+    streaming = { text = "half a reply\nstill writing" } }, ctx)
+  local streaming = lines(transcript)
+  session.status = "completed"
+  client.handlers["session/updated"](nil, { session = session, appended = {}, appendedFrom = vim.NIL,
+    streaming = vim.NIL }, ctx)
+  local after = lines(transcript)
+  client.handlers["session/removed"](nil, { sessionId = session.sessionId },
+    { client_id = client.id, method = "session/removed" })
+  report("later", { streaming = streaming, after = after, removed = lines(transcript)[2], list = lines(list) })
 end
 
 local function scenario_missing()
@@ -240,7 +273,8 @@ local function scenario_use()
   report("health", lines(0))
 end
 
-local ok, err = pcall(os.getenv("THREADLINE_TEST_SCENARIO") == "missing" and scenario_missing or scenario_use)
+local scenarios = { use = scenario_use, missing = scenario_missing, later = scenario_later }
+local ok, err = pcall(scenarios[os.getenv("THREADLINE_TEST_SCENARIO")])
 if not ok then
   fail(tostring(err))
 end
