@@ -547,6 +547,7 @@ SESSION is its SessionInfo when the caller has it."
   (when (string-empty-p (string-trim prompt))
     (user-error "Threadline: give a prompt"))
   (let ((result (threadline--request :workflow/start (list :cwd (threadline--project) :prompt prompt))))
+    (threadline--watch-status (plist-get result :session))
     (threadline--list-upsert (plist-get result :session))
     (threadline--message "started %s" (plist-get result :sessionId))
     (threadline--transcript-show (plist-get result :sessionId) (plist-get result :session))))
@@ -561,6 +562,7 @@ With FORK (interactively, a prefix argument), continue in a new session."
   (let* ((full (threadline--resolve id))
          (result (threadline--request :session/resume
                                       (list :sessionId full :prompt prompt :fork (if fork t :json-false)))))
+    (threadline--watch-status (plist-get result :session))
     (threadline--list-upsert (plist-get result :session))
     (threadline--message "%s %s" (if fork "forked into" "resumed") (plist-get result :sessionId))
     (threadline--transcript-show (plist-get result :sessionId) (plist-get result :session))))

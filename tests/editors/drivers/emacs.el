@@ -152,7 +152,8 @@
       (let* ((fork-buffer (current-buffer))
              (fork (buffer-local-value 'threadline--transcript-id fork-buffer)))
         (driver-wait "the fork's transcript"
-          (and fork (not (equal fork id)) (driver-has-line fork-buffer " · completed · ")))
+          (and fork (not (equal fork id)) (driver-has-line fork-buffer " · completed · ")
+               (driver-has-line fork-buffer "to: a fork of it")))
         (driver-wait "the fork's row" (driver-has-line list-buffer (regexp-quote (substring fork 0 8))))
         (driver-report "fork" (list :id fork :transcript (driver-lines fork-buffer)
                                     :rows (- (length (driver-lines list-buffer)) all)))))

@@ -239,6 +239,7 @@ local function scenario_use()
     local name = vim.api.nvim_buf_get_name(0)
     return name:find("threadline://session/", 1, true) ~= nil and not name:find(id, 1, true)
       and has_line(0, function(l) return l:find(" · completed · ", 1, true) end) ~= nil
+      and has_line(0, function(l) return l:find("to: a fork of it", 1, true) end) ~= nil
   end)
   local fork = vim.api.nvim_buf_get_name(0):match("threadline://session/(.+)$")
   wait("the fork's row", function()
