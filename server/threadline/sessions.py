@@ -242,6 +242,12 @@ class SessionManager:
 
     def check_foreign(self) -> None:
         """Re-check turns run by other processes; called on registry changes and periodically."""
+        if self._registry:
+            before = self._registry
+            self._registry = _registry_of(self.adapters.values())
+            for session_id in set(before) - set(self._registry):
+                if session_id not in self.writer.turns and self.catalog.session(session_id) is not None:
+                    self.events.session_changed(session_id, None)
         for session_id in list(self._foreign):
             workflow = self.catalog.workflow(session_id)
             project = str((workflow or {}).get("cwd", ""))
@@ -260,7 +266,10 @@ class SessionManager:
 
     @property
     def has_foreign(self) -> bool:
-        return bool(self._foreign)
+        """Something runs outside this process that no file event will announce the end of:
+        a turn of another Threadline process, or a live agent in an agent's registry (Codex
+        leaves its lock file behind when killed, Claude its registry entry)."""
+        return bool(self._foreign) or bool(self._registry)
 
     def _turn_started(self, session_id: str, new_entry: bool) -> None:
         self._interest.add(session_id)
@@ -399,6 +408,10 @@ class SessionManager:
                 self.events.session_detected(self.reader.info(session_id, refresh=False))
             except SessionNotFound:
                 return
+            if row.message_count:
+                # A follower (of a workflow followed before its transcript existed) gets the
+                # Messages the first read found.
+                self.events.session_changed(session_id, Refresh(appended_from=0))
             return
         if not self._interesting(session_id, project):
             return

@@ -173,7 +173,9 @@ BAD_INPUT: list[Any] = [
     pytest.param(["activate", "9999"], "", 1, "No session id starts with", id="activate-unknown"),
     pytest.param(["watch", "--cwd", "/nonexistent"], "", 2, "does not exist", id="watch-cwd"),
     pytest.param(["completion", "powershell"], "", 2, "invalid choice", id="completion-shell"),
-    pytest.param(["serve", "--tcp", "--port", "0"], "", 2, "between 1 and 65535", id="serve-port-0"),
+    pytest.param(
+        ["serve", "--tcp", "--port", "65536"], "", 2, "between 0 (any free port) and 65535", id="serve-port-65536"
+    ),
     pytest.param(["serve", "--tcp", "--port", "BUSY"], "", 1, "already in use", id="serve-busy-port"),
     pytest.param(["--log-file", "/nonexistent/dir/t.log", "list"], "", 1, "cannot write the log file", id="log-file"),
 ]
