@@ -473,3 +473,28 @@ async def test_server_derives_the_same_from_the_fake_and_the_real_cli(
             assert fake[step][key] == real[step][key], (
                 f"{differs}\n  {fake_kind}: {fake[step][key]!r}\n  {real_kind}: {real[step][key]!r}"
             )
+
+
+async def test_concurrent_resumes_from_two_servers_run_one_agent(claude_agent: Agent, tmp_path: Path) -> None:
+    """Two servers resume one idle session at the same instant: one runs, the other is busy."""
+    project = new_project(tmp_path)
+    rounds = 5 if claude_agent.is_real else 10
+    async with serve(claude_agent, project) as first, serve(claude_agent, project) as second:
+        started = await first.start("the first turn")
+        await first.ended(started)
+        session_id = started["sessionId"]
+        for round_no in range(rounds):
+            results = await asyncio.gather(
+                first.resume(session_id, f"round {round_no} from the first"),
+                second.resume(session_id, f"round {round_no} from the second"),
+                return_exceptions=True,
+            )
+            accepted = [(s, r) for s, r in zip((first, second), results, strict=True) if isinstance(r, dict)]
+            refused = [r for r in results if isinstance(r, JsonRpcException)]
+            assert len(accepted) == 1 and len(refused) == 1, results
+            assert refused[0].code == -32002 and refused[0].data["sessionId"] == session_id
+            server, answer = accepted[0]
+            assert (await server.ended(answer))["status"] == "completed"
+        assert not main_chain_problems(first.records(session_id))  # one writer: the chain never branched
+        metadata = (project / ".threadline" / "workflows" / session_id / "metadata.json").read_text()
+        assert metadata.count('"prompt"') == 1 + rounds  # every accepted turn kept
