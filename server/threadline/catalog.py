@@ -35,7 +35,7 @@ from threadline.protocol import DEFAULT_AGENT
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "catalog.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
 OFFSETS_PER_BLOCK = 1024
@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS files (
   parsed_to INTEGER NOT NULL DEFAULT 0,
   position BLOB,
   state BLOB,
+  summary BLOB,
   gen INTEGER NOT NULL DEFAULT 0,
   chunks INTEGER NOT NULL DEFAULT 0,
   search_to INTEGER NOT NULL DEFAULT 0,
@@ -320,6 +321,28 @@ class Catalog:
         row = self.conn.execute(f"SELECT {self._FILE_COLUMNS} FROM files WHERE id = ?", (file_id,)).fetchone()
         return self._file_row(row) if row else None
 
+    def details(self, rows: Sequence[SessionRow]) -> tuple[dict[int, tuple[str, Summary]], dict[str, dict[str, Any]]]:
+        """What a page of sessions shows, in two queries: file id → (path, Summary) and
+        session id → store entry (the mirror)."""
+        file_ids = [r.file_id for r in rows if r.file_id is not None]
+        flows = [r.session_id for r in rows if r.workflow]
+        files: dict[int, tuple[str, Summary]] = {}
+        workflows: dict[str, dict[str, Any]] = {}
+        if file_ids:
+            found = self.conn.execute(
+                "SELECT id, path, summary FROM files WHERE id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(file_ids).decode(),),
+            )
+            for file_id, path, summary in found:
+                files[file_id] = (path, Summary.from_dict(orjson.loads(summary)) if summary else Summary())
+        if flows:
+            found = self.conn.execute(
+                "SELECT session_id, data FROM workflows WHERE session_id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(flows).decode(),),
+            )
+            workflows = {session_id: orjson.loads(data) for session_id, data in found}
+        return files, workflows
+
     def files_of(self, session_id: str) -> list[FileRow]:
         rows = self.conn.execute(f"SELECT {self._FILE_COLUMNS} FROM files WHERE session_id = ?", (session_id,))
         return [self._file_row(r) for r in rows]
@@ -392,6 +415,7 @@ class Catalog:
                 parsed_to,
                 orjson.dumps(position),
                 orjson.dumps(state),
+                orjson.dumps(summary.to_dict()),
                 gen,
                 chunks + (1 if body else 0),
                 search_to,
@@ -403,8 +427,8 @@ class Catalog:
             if row is None:
                 file_id = conn.execute(
                     "INSERT INTO files (agent, session_id, dev, ino, size, mtime_ns, parsed_to, position, state,"
-                    " gen, chunks, search_to, search_gen, project, message_count, updated_at, path)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " summary, gen, chunks, search_to, search_gen, project, message_count, updated_at, path)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*values, path),
                 ).lastrowid
                 assert file_id is not None
@@ -412,9 +436,8 @@ class Catalog:
                 file_id = row[0]
                 conn.execute(
                     "UPDATE files SET agent = ?, session_id = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?,"
-                    " parsed_to = ?, position = ?, state = ?, gen = ?, chunks = ?, search_to = ?, search_gen = ?,"
-                    " project = ?,"
-                    " message_count = ?, updated_at = ? WHERE id = ?",
+                    " parsed_to = ?, position = ?, state = ?, summary = ?, gen = ?, chunks = ?, search_to = ?,"
+                    " search_gen = ?, project = ?, message_count = ?, updated_at = ? WHERE id = ?",
                     (*values, file_id),
                 )
                 if reset:
@@ -546,7 +569,7 @@ class Catalog:
     def _sync_session(self, conn: sqlite3.Connection, session_id: str) -> None:
         """Recompute one session's list row from its files and its store entry."""
         files = conn.execute(
-            "SELECT id, agent, project, state, message_count, updated_at FROM files WHERE session_id = ?"
+            "SELECT id, agent, project, summary, message_count, updated_at FROM files WHERE session_id = ?"
             " ORDER BY message_count DESC, updated_at DESC LIMIT 1",
             (session_id,),
         ).fetchone()
@@ -554,7 +577,7 @@ class Catalog:
         if files is None and wf_row is None:
             conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
             return
-        summary = Summary.from_dict(orjson.loads(files[3]).get("summary", {})) if files and files[3] else Summary()
+        summary = Summary.from_dict(orjson.loads(files[3])) if files and files[3] else Summary()
         workflow = orjson.loads(wf_row[0]) if wf_row else None
         title = summary.custom_title or (workflow or {}).get("title") or summary.first_prompt or "(untitled)"
         if workflow is not None:

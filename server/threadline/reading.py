@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ class SessionReader:
         if row is None:
             raise SessionNotFound(f"No session with id {session_id} was found.", sessionId=session_id)
         actives: dict[str, str | None] = {}
-        return self._build(row, self._live(), actives)
+        files, workflows = self.catalog.details([row])
+        return self._build(row, self._live(), actives, files, workflows)
 
     def primary_file(self, session_id: str) -> FileRow | None:
         row = self.catalog.session(session_id)
@@ -66,10 +68,16 @@ class SessionReader:
             return None
         return self.catalog.file_by_id(row.file_id)
 
-    def _build(self, row: SessionRow, live: dict[str, int], actives: dict[str, str | None]) -> SessionInfo:
-        file = self.catalog.file_by_id(row.file_id) if row.file_id is not None else None
-        summary = file.summary if file is not None else Summary()
-        workflow = self.catalog.workflow(row.session_id) if row.workflow else None
+    def _build(
+        self,
+        row: SessionRow,
+        live: dict[str, int],
+        actives: dict[str, str | None],
+        files: dict[int, tuple[str, Summary]],
+        workflows: dict[str, dict[str, Any]],
+    ) -> SessionInfo:
+        path, summary = files.get(row.file_id, (None, Summary())) if row.file_id is not None else (None, Summary())
+        workflow = workflows.get(row.session_id)
         pid = live.get(row.session_id)
         status: Status
         last_error: str | None
@@ -100,7 +108,7 @@ class SessionReader:
             model=summary.model,
             git_branch=summary.git_branch,
             skill=(workflow or {}).get("skill"),
-            transcript_path=file.path if file is not None else None,
+            transcript_path=path,
             pid=pid,
             last_error=last_error if status in ("failed", "interrupted", "cancelled") else None,
             parent_session_id=(workflow or {}).get("parentSessionId") or summary.parent_session_id,
@@ -132,9 +140,10 @@ class SessionReader:
         more = len(page) > params.limit
         page = page[: params.limit]
         actives: dict[str, str | None] = {}
+        files, workflows = self.catalog.details(page)
         sessions = []
         for row in page:
-            info = self._build(row, live, actives)
+            info = self._build(row, live, actives, files, workflows)
             if params.query:
                 info.snippet = snippets.get(row.session_id)
             sessions.append(info)
@@ -183,7 +192,7 @@ class SessionReader:
         if file is None:
             return None
         adapter = self.adapters.get(file.agent)
-        if adapter is None:
+        if adapter is None or absent_from_bytes(file.path, file.parsed_to, needle):
             return None
         summarizer = adapter.summarizer(Path(file.path), None)
         tail = JsonlTail(file.path)
@@ -213,6 +222,41 @@ class SessionReader:
         offsets = self.catalog.offsets_of(file.id, total)
         messages = adapter.read_messages(Path(file.path), offsets, file.parsed_to, offset, limit)
         return messages, total
+
+
+RAW_CHUNK = 4 << 20
+_UNESCAPED = re.compile(r"[ -!#-.0-\[\]-~]+")
+"""ASCII characters that a JSON string holds as they are (no quote, backslash, slash, control)."""
+
+
+def absent_from_bytes(path: str, end: int, needle: str) -> bool:
+    """True when a file's raw bytes prove no text in it contains ``needle``; False: it may.
+
+    A search candidate whose trigrams all occur is usually a false positive; proving it on raw
+    bytes costs a fraction of parsing it. The proof holds only where raw bytes and decoded
+    text agree: an ASCII needle of characters JSON never escapes, in an ASCII file without
+    ``\\u`` escapes, where lower-casing the bytes is exactly case folding the text.
+    """
+    if not _UNESCAPED.fullmatch(needle):
+        return False
+    probe = needle.encode()
+    overlap = len(probe)
+    try:
+        with open(path, "rb") as handle:
+            previous = b""
+            read = 0
+            while read < end:
+                chunk = handle.read(min(RAW_CHUNK, end - read))
+                if not chunk:
+                    break
+                read += len(chunk)
+                window = previous + chunk
+                if not window.isascii() or b"\\u" in window or probe in window.lower():
+                    return False
+                previous = window[-overlap:]
+    except OSError:
+        return False
+    return True
 
 
 def total_cost(workflow: dict[str, Any]) -> float | None:

@@ -389,3 +389,29 @@ def test_query_finds_exactly_what_a_full_scan_finds(
             break
     assert len(found) == len(set(found))
     assert set(found) == scan_all(home, query)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle", "provably_absent"),
+    [
+        ("Hello World", "world", False),  # there, in another case
+        ("Hello World", "planet", True),
+        ("a \u212a Kelvin sign", "k", False),  # casefolds to "k": non-ASCII, never ruled out
+        ("path C:\\users", "users", False),
+        ('quote " inside', '" inside', False),  # a needle JSON escapes is never ruled out
+        ("tab\there", "here", False),
+    ],
+)
+def test_raw_bytes_rule_out_only_what_the_text_cannot_hold(
+    tmp_path: Path, text: str, needle: str, provably_absent: bool
+) -> None:
+    from threadline.reading import absent_from_bytes
+
+    for ensure_ascii in (True, False):
+        path = tmp_path / f"t{ensure_ascii}.jsonl"
+        path.write_text(json.dumps({"text": text}, ensure_ascii=ensure_ascii) + "\n", encoding="utf-8")
+        found = needle.casefold() in text.casefold()
+        absent = absent_from_bytes(str(path), path.stat().st_size, needle.casefold())
+        assert not (found and absent), (text, needle)
+        if not found and ensure_ascii and text.isascii():
+            assert absent == provably_absent
