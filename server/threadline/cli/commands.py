@@ -31,6 +31,9 @@ EXIT_ERROR = 1
 EXIT_FAILED = 3
 EXIT_WAITING = 4
 EXIT_CANCELLED = 130
+WORKING = "Working… (Ctrl-C cancels)"
+STREAM_TAIL = 60
+"""How much of a reply being written the spinner line shows."""
 CANCEL_GRACE = 3.0
 """Seconds between SIGINT and SIGTERM (and SIGTERM and SIGKILL) when cancelling elsewhere."""
 
@@ -75,6 +78,8 @@ class Printer:
         self.json_lines = json_lines
         self.follow: set[str] = set()
         self.printed: dict[str, int] = {}
+        self.status: Any = None
+        """The spinner of a followed turn on a terminal: it shows the reply as it is written."""
 
     def _emit(self, method: str, params: Any) -> None:
         sys.stdout.write(json.dumps({"method": method, "params": wire.dump(params)}, ensure_ascii=False) + "\n")
@@ -99,11 +104,23 @@ class Printer:
             )
         elif session_id in self.follow:
             self.print_new(session_id)
+            self.show_streaming(session_id)
 
     def session_removed(self, session_id: str) -> None:
         if self.json_lines:
             sys.stdout.write(json.dumps({"method": wire.SESSION_REMOVED, "params": {"sessionId": session_id}}) + "\n")
             sys.stdout.flush()
+
+    def show_streaming(self, session_id: str) -> None:
+        """The reply being written, in the spinner's line (the whole Message prints once saved)."""
+        if self.status is None or self.core is None:
+            return
+        text = self.core.streaming_text(session_id)
+        if text:
+            tail = " ".join(text.split())[-STREAM_TAIL:]
+            self.status.update(f"agent: …{tail}" if len(text) > STREAM_TAIL else f"agent: {tail}")
+        else:
+            self.status.update(WORKING)
 
     def print_new(self, session_id: str) -> None:
         assert self.core is not None
@@ -269,8 +286,9 @@ async def _run_turn(
     canceller = asyncio.ensure_future(cancel_on_interrupt())
     done = asyncio.Event()
     watch_task = asyncio.ensure_future(_watch_until(core, done)) if args.follow else None
-    status = out.status("Working… (Ctrl-C cancels)", spinner="dots") if out.is_terminal else contextlib.nullcontext()
-    with status:
+    status = out.status(WORKING, spinner="dots") if out.is_terminal else contextlib.nullcontext()
+    with status as spinner:
+        printer.status = spinner if args.follow and out.is_terminal else None
         if run is not None:
             await run.done.wait()
         done.set()
