@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from threadline.safeio import open_regular
+
 logger = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -60,9 +62,8 @@ class JsonlTail:
         Returns the new records and whether the file was reset (truncated or replaced),
         in which case the records are the whole file again.
         """
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError:
+        fd = open_regular(self.path)  # a FIFO, a loop or a folder in its place: nothing new
+        if fd is None:
             return [], False
         with os.fdopen(fd, "rb") as handle:
             stat = os.fstat(handle.fileno())
@@ -165,7 +166,10 @@ def read_range(path: str, start: int, end: int, max_line_bytes: int = MAX_LINE_B
     records: list[Record] = []
     if end <= start:
         return records
-    with open(path, "rb") as handle:
+    fd = open_regular(path)
+    if fd is None:
+        return records
+    with os.fdopen(fd, "rb") as handle:
         handle.seek(start)
         position = start
         while position < end:
