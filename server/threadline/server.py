@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
@@ -38,6 +39,8 @@ FOREIGN_CHECK_SECONDS = 2.0
 PROGRESS_THRESHOLD = 50
 """A first listing that must read at least this many transcripts reports ``$/progress``."""
 PROGRESS_CHUNK = 20
+MAX_APPENDED = 500
+"""At most this many Messages in one ``session/updated`` (protocol §4); the rest follow."""
 
 
 @attrs.define
@@ -78,14 +81,20 @@ class ThreadlineServer(LanguageServer):
         self.core: SessionManager | None = None
         self.watcher: FolderWatcher | None = None
         self.following: set[str] = set()
-        self._pending: dict[str, dict[int, Message]] = {}
+        self._pending: dict[str, int] = {}
+        """Followed session → the lowest Message index changed and not yet sent. Only the index
+        is kept, never the Messages: a follower far behind costs no memory, its backlog is
+        re-read from the transcript 500 at a time."""
         self._pending_status: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._last_sent: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._scanned_at = time.time()
+        """When the projects were first looked at: the watcher's first rescan reports changes since."""
 
     # -- lifecycle --------------------------------------------------------------------------
     def setup(self, params: lsp.InitializeParams) -> None:
+        self._scanned_at = time.time()
         self.options, warnings = parse_options(params.initialization_options)
         self.core = SessionManager(self.options, self)
         for warning in warnings:
@@ -97,7 +106,7 @@ class ThreadlineServer(LanguageServer):
     async def start_watching(self) -> None:
         if self.core is None or not self.options.watch:
             return
-        self.watcher = FolderWatcher(self.core.claude.watch_roots(), self.core.on_paths_changed)
+        self.watcher = FolderWatcher(self.core.claude.watch_roots(), self.core.on_paths_changed, since=self._scanned_at)
         self.watcher.start()
         self.run_task(self._check_foreign_turns())
 
@@ -171,9 +180,8 @@ class ThreadlineServer(LanguageServer):
 
     def session_changed(self, session_id: str, refresh: Refresh | None) -> None:
         if refresh is not None and refresh.appended_from is not None and session_id in self.following:
-            pending = self._pending.setdefault(session_id, {})
-            for offset, message in enumerate(refresh.appended):
-                pending[refresh.appended_from + offset] = message
+            known = self._pending.get(session_id)
+            self._pending[session_id] = refresh.appended_from if known is None else min(known, refresh.appended_from)
         self._pending_status.add(session_id)
         self._schedule(session_id)
 
@@ -184,26 +192,46 @@ class ThreadlineServer(LanguageServer):
         wait = max(0.0, self._last_sent.get(session_id, 0.0) + UPDATE_INTERVAL - loop.time())
         self._timers[session_id] = loop.call_later(wait, self._flush, session_id)
 
+    def _carry_on(self, session_id: str, end: int, total: int) -> None:
+        """After sending Messages up to ``end``: keep what is still owed, schedule its update."""
+        later = self._pending.pop(session_id, None)  # changes seen while this update was read
+        owed = []
+        if later is not None and later >= end:
+            owed.append(later)  # (below ``end`` they are in this update already)
+        if end < total:
+            owed.append(end)
+        if owed:
+            self._pending[session_id] = min(owed)
+            self._schedule(session_id)
+
     def _flush(self, session_id: str) -> None:
         self._timers.pop(session_id, None)
         self._pending_status.discard(session_id)
-        pending = self._pending.pop(session_id, {})
         self._last_sent[session_id] = asyncio.get_event_loop().time()
         try:
             info = self.require_core().info(session_id)
         except ThreadlineError:
+            self._pending.pop(session_id, None)
             return
         except Exception:
+            self._pending.pop(session_id, None)
             logger.exception("could not describe session %s", session_id)
             return
+        # Read after info(): its refresh may move the pending index, and what is read below
+        # is then already the newest content of every Message it covers.
+        start = self._pending.pop(session_id, None) if session_id in self.following else None
         appended: list[Message] = []
-        start: int | None = None
-        if pending:
-            start = min(pending)
-            appended = [pending[i] for i in range(start, max(pending) + 1) if i in pending]
-            if len(appended) != max(pending) + 1 - start:
-                appended = self.require_core().messages_from(session_id, start)
-        params = wire.SessionUpdatedParams(session=info, appended=appended, appended_from=start)
+        if start is not None:
+            try:
+                page = self.require_core().messages(session_id, start, MAX_APPENDED, False)
+            except ThreadlineError:
+                page = None
+            if page is not None and page.messages:
+                appended = page.messages
+                self._carry_on(session_id, start + len(appended), page.total)
+            else:
+                start = None
+        params = wire.SessionUpdatedParams(session=info, appended=appended, appended_from=start if appended else None)
         logger.debug(
             "session/updated %s status=%s appended_from=%s n=%d", session_id, info.status, start, len(appended)
         )
