@@ -151,6 +151,10 @@ class FolderWatcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        if not self.roots:
+            self.ready.set()
+            await self._stop.wait()
+            return
         previous: dict[Path, Identity] | None = None
         covered_until = self.since
         while not self._stop.is_set():

@@ -227,3 +227,11 @@ async def test_the_first_rescan_reports_what_changed_since_the_callers_scan(tmp_
         assert new in seen.paths and old not in seen.paths
     finally:
         await watcher.stop()
+
+
+async def test_no_roots_is_a_quiet_watcher(tmp_path: Path) -> None:
+    watcher = FolderWatcher([], Collector())
+    watcher.start()
+    await watcher.ready.wait()
+    await watcher.stop()
+    assert watcher._task is not None and watcher._task.done() and watcher.rounds == 0
