@@ -724,10 +724,19 @@ class ProjectStore:
     def heal_markers(self, exists: Callable[[str], bool]) -> str | None:
         """At start-up: drop markers of unknown sessions or malformed names, keep the newest.
 
-        Returns the active session id left, if any.
+        Returns the active session id left, if any. Never raises: healing is housekeeping,
+        and a store we cannot write (read-only, locked by a hung peer) must still load; the
+        markers are then left as they are.
         """
         if not self._markers():
             return None  # nothing to heal: do not even create a lock file
+        try:
+            return self._heal_markers(exists)
+        except StoreError as exc:
+            _warn_once(f"heal:{self.root}", "Threadline active marker of %s not healed: %s", self.root, exc.message)
+            return self.active_session_id()
+
+    def _heal_markers(self, exists: Callable[[str], bool]) -> str | None:
         with self._locked(self.workflows_dir / _MARKERS_LOCK_NAME):
             markers = self._markers()
             alive = [(mtime, name, sid) for name, sid, mtime in markers if sid is not None and exists(sid)]

@@ -249,6 +249,7 @@ def _list_as_ordinary_user(project: str) -> dict[str, Any]:
         return {
             "listed": [m.session_id for m in store.list_metadata()],
             "index": sorted(e.session_id for e in store.read_index()),
+            "active": store.heal_markers(lambda _: True),
         }
     except Exception as exc:  # the test reports what escaped
         return {"raised": repr(exc)}
@@ -269,7 +270,7 @@ def test_mode_000_store_files_are_skipped_by_an_ordinary_user(project: Path) -> 
         (store.workflows_dir / third.session_id).chmod(0o700)
     if "skip" in result:
         pytest.skip(result["skip"])
-    assert result == {"listed": [good], "index": [good]}
+    assert result == {"listed": [good], "index": [good], "active": None}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="drops Linux capabilities when run as root")
@@ -282,7 +283,7 @@ def test_an_unreadable_store_lists_as_empty(project: Path) -> None:
         store.workflows_dir.chmod(0o700)
     if "skip" in result:
         pytest.skip(result["skip"])
-    assert result == {"listed": [], "index": []}
+    assert result == {"listed": [], "index": [], "active": None}
 
 
 def test_the_project_folder_name_is_the_clis(project: Path) -> None:
@@ -290,3 +291,21 @@ def test_the_project_folder_name_is_the_clis(project: Path) -> None:
     assert install_transcripts(project.parent / "home", project, [GOOD])[GOOD].parent.name == encode_project_dir(
         str(project)
     )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="drops Linux capabilities when run as root")
+def test_markers_of_a_read_only_store_are_left_not_fatal(project: Path) -> None:
+    """Healing needs the markers' lock; a read-only store must still load, its marker kept."""
+    store, good, _ = two_sessions(project)
+    store.set_active(good)
+    (store.workflows_dir / ".markers.lock").unlink()
+    for path in [store.workflows_dir, store.root]:
+        path.chmod(0o500)
+    try:
+        result = run_in_child(_list_as_ordinary_user, str(project))
+    finally:
+        for path in [store.root, store.workflows_dir]:
+            path.chmod(0o700)
+    if "skip" in result:
+        pytest.skip(result["skip"])
+    assert result["active"] == good and good in result["listed"]
