@@ -219,7 +219,9 @@ class ThreadlineServer(LanguageServer):
             return
         # Read after info(): its refresh may move the pending index, and what is read below
         # is then already the newest content of every Message it covers.
-        start = self._pending.pop(session_id, None) if session_id in self.following else None
+        start = self._pending.pop(session_id, None)
+        if session_id not in self.following:
+            start = None  # unfollowed since: nothing is owed any more
         appended: list[Message] = []
         if start is not None:
             try:
