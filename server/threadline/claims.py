@@ -103,13 +103,25 @@ class Claims:
         return self.folder / f"{session_id}.lock"
 
     def _ensure_folder(self) -> None:
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Create the folder and any missing parent private (0700): ``mkdir(parents=True)``
+        would make the parents with the umask's modes, and a parent may be the store."""
+        missing: list[Path] = []
+        folder = self.folder
+        while not folder.is_dir() and folder != folder.parent:
+            missing.append(folder)
+            folder = folder.parent
+        for path in reversed(missing):
+            try:
+                path.mkdir(mode=0o700)
+            except FileExistsError:
+                pass
 
     def try_claim(self, session_id: str) -> Claim:
         """Claim the session now or raise :class:`SessionBusy` naming the holder's pid.
 
         Never waits for the holder: a refusal is immediate (at most ``SETTLE_SECONDS`` to read
-        a pid that is being written). Raises OSError if the folder cannot be written.
+        a pid that is being written, so call it from a worker thread, not on the event loop).
+        Raises OSError if the folder cannot be written.
         """
         path = self._path(session_id)
         self._ensure_folder()

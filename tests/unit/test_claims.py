@@ -39,10 +39,11 @@ def test_a_second_claim_in_the_same_process_is_refused_with_our_pid(tmp_path: Pa
 def test_files_are_private_and_ids_checked(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
-        claims = Claims(tmp_path / "claims")
+        claims = Claims(tmp_path / "store" / "claims")
         with claims.try_claim(SESSION) as claim:
             assert claim.path.stat().st_mode & 0o777 == 0o600
-        assert (tmp_path / "claims").stat().st_mode & 0o777 == 0o700
+        assert (tmp_path / "store" / "claims").stat().st_mode & 0o777 == 0o700
+        assert (tmp_path / "store").stat().st_mode & 0o777 == 0o700, "missing parents are private too"
     finally:
         os.umask(old)
     for bad in ("../etc/passwd", "", ".hidden", "a/b", "x" * 200, "id\n"):
