@@ -309,3 +309,32 @@ def test_markers_of_a_read_only_store_are_left_not_fatal(project: Path) -> None:
     if "skip" in result:
         pytest.skip(result["skip"])
     assert result["active"] == good and good in result["listed"]
+
+
+def _read_transcripts_as_ordinary_user(claude_home: str) -> dict[str, Any]:
+    if os.geteuid() == 0:
+        try:
+            _drop_root_file_privileges()
+        except (OSError, AttributeError) as exc:
+            return {"skip": f"cannot make root obey file permissions here: {exc}"}
+    paths = ClaudePaths(Path(claude_home))
+    try:
+        found = sorted(str(p) for p in paths.iter_transcripts())
+        read = {p: len(JsonlTail(p).read_new()[0]) for p in found}
+        return {"read": read}
+    except Exception as exc:
+        return {"raised": repr(exc)}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="drops Linux capabilities when run as root")
+def test_a_mode_000_transcript_is_skipped_by_an_ordinary_user(project: Path, claude_home: Path) -> None:
+    """Real EACCES, not injected: the good transcript is read, the unreadable one yields nothing."""
+    installed = install_transcripts(claude_home, project, [GOOD])
+    locked = installed[GOOD].parent / f"{HOSTILE}.jsonl"
+    locked.write_text(installed[GOOD].read_text())
+    locked.chmod(0)
+    result = run_in_child(_read_transcripts_as_ordinary_user, str(claude_home))
+    if "skip" in result:
+        pytest.skip(result["skip"])
+    read = result["read"]
+    assert read[str(locked)] == 0 and read[str(installed[GOOD])] > 0
