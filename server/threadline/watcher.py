@@ -9,7 +9,8 @@ then waits for events, so a file is either seen by the rescan or reported by the
   so a root that appears, disappears or is replaced (another inode under its name) is seen.
 * When any root's identity changes the round ends and a new one starts, rescanning every
   root: a root that is new or replaced is reported whole, the others report every file
-  modified since the previous round stopped watching (the first round: since ``since``).
+  modified since the previous round stopped watching, with a margin for coarse timestamps
+  (the first round: since ``since``).
 
 The rescan reports through the same ``on_change`` callback as the events; a path may be
 reported twice, never zero times. The watcher knows nothing about sessions or JSON-RPC.
@@ -38,7 +39,11 @@ DEBOUNCE_MS = 30
 """Longest time changes are grouped: detection latency is bounded by it."""
 STEP_MS = 5
 CLOCK_SLACK = 2.0
-"""Seconds a rescan looks back past the end of the previous watch (coarse mtimes, clock steps)."""
+"""Seconds a rescan looks back past the end of the previous watch (coarse mtimes, clock steps).
+
+Not applied to the first round: its ``since`` is the caller's own reading of the same clock,
+taken before it listed the roots, and looking back further would report (and have the
+caller read at once) every file written in the seconds before start-up."""
 
 Identity = tuple[int, int] | None
 
@@ -156,7 +161,7 @@ class FolderWatcher:
             await self._stop.wait()
             return
         previous: dict[Path, Identity] | None = None
-        covered_until = self.since
+        since = self.since
         while not self._stop.is_set():
             identities = self._identities()
             present = [root for root, identity in identities.items() if identity is not None]
@@ -185,11 +190,11 @@ class FolderWatcher:
             try:
                 # The watches are in place: anything older is found by this rescan.
                 whole = {r for r in present if previous is not None and previous.get(r) != identities[r]}
-                self._report(await asyncio.to_thread(_rescan, present, whole, covered_until - CLOCK_SLACK))
+                self._report(await asyncio.to_thread(_rescan, present, whole, since))
                 self.ready.set()
                 outcome = await self._consume(inbox, identities)
             finally:
-                covered_until = time.time()
+                since = time.time() - CLOCK_SLACK
                 await asyncio.gather(*(asyncio.to_thread(w.close) for w in watches))
             previous = identities
             if outcome == "error":
