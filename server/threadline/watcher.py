@@ -108,7 +108,10 @@ class _Watch:
     def close(self) -> None:
         self.halt.set()
         self._thread.join(2)
-        self._notify.close()
+        try:
+            self._notify.close()
+        except Exception as exc:  # never let one watch's end stop the watcher
+            logger.debug("closing a file watch failed: %s", exc)
 
 
 class FolderWatcher:
@@ -192,7 +195,12 @@ class FolderWatcher:
                 whole = {r for r in present if previous is not None and previous.get(r) != identities[r]}
                 self._report(await asyncio.to_thread(_rescan, present, whole, since))
                 self.ready.set()
-                outcome = await self._consume(inbox, identities)
+                if self._identities() != identities:
+                    # A root changed after it was looked at but before its watch existed: no
+                    # event will tell, so start over (the next round rescans it whole).
+                    outcome = "restart"
+                else:
+                    outcome = await self._consume(inbox, identities)
             finally:
                 since = time.time() - CLOCK_SLACK
                 await asyncio.gather(*(asyncio.to_thread(w.close) for w in watches))

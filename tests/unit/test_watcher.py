@@ -6,7 +6,11 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from threadline import watcher as watcher_module
 from threadline.watcher import FolderWatcher
 
 
@@ -235,3 +239,32 @@ async def test_no_roots_is_a_quiet_watcher(tmp_path: Path) -> None:
     await watcher.ready.wait()
     await watcher.stop()
     assert watcher._task is not None and watcher._task.done() and watcher.rounds == 0
+
+
+async def test_a_root_made_while_its_watch_is_being_built_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The root appears after the watcher looked for it but before the watch exists: no event
+    ever tells, so the watcher must look again once its watches are in place."""
+    config = tmp_path / "config"
+    config.mkdir()
+    projects = config / "projects"
+    transcript = projects / "p" / "a.jsonl"
+    real = watcher_module._Watch
+    made: list[bool] = []
+
+    def racing(paths: list[Path], recursive: bool, post: Any) -> Any:
+        if not made:
+            made.append(True)
+            transcript.parent.mkdir(parents=True)
+            transcript.write_text("{}\n")
+        return real(paths, recursive, post)
+
+    monkeypatch.setattr(watcher_module, "_Watch", racing)
+    seen = Collector()
+    watcher = FolderWatcher([projects], seen)
+    watcher.start()
+    try:
+        await seen.wait_for({transcript}, timeout=10)
+    finally:
+        await watcher.stop()
