@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
-import stat as stat_module
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import orjson
+
+from threadline import safeio
 
 logger = logging.getLogger(__name__)
 
@@ -36,30 +37,18 @@ class Record:
 
 
 def open_regular(path: str) -> tuple[BinaryIO, os.stat_result] | None:
-    """Open a regular file for reading without blocking (None: absent, or not a regular file).
-
-    ``O_NONBLOCK`` keeps a FIFO from blocking the open; ``fstat`` then refuses anything that
-    is not a regular file. Every other OSError (a symlink loop, permissions) is one log line.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        logger.warning("cannot open %s: %s", path, exc.strerror or exc)
+    """A regular file opened for reading with its ``fstat``, or None (see :mod:`threadline.safeio`:
+    a FIFO never blocks, a symlink loop or a folder in its place is logged once and skipped)."""
+    fd = safeio.open_regular(path)
+    if fd is None:
         return None
     try:
         info = os.fstat(fd)
-        if not stat_module.S_ISREG(info.st_mode):
-            logger.warning("skipped %s: not a regular file", path)
-            os.close(fd)
-            return None
         os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb"), info
-    except OSError as exc:
+    except OSError:
         os.close(fd)
-        logger.warning("cannot read %s: %s", path, exc.strerror or exc)
         return None
+    return os.fdopen(fd, "rb"), info
 
 
 class JsonlTail:

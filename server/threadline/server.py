@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
@@ -80,14 +81,19 @@ class ThreadlineServer(SafeServer):
         self.watcher: FolderWatcher | None = None
         self.following: set[str] = set()
         self._pending: dict[str, int] = {}
-        """Followed session → index of the first Message not yet sent."""
+        """Followed session → the lowest Message index changed and not yet sent. Only the index
+        is kept, never the Messages: a follower far behind costs no memory, its backlog is
+        re-read from the transcript 500 at a time."""
         self._pending_status: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._last_sent: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._scanned_at = time.time()
+        """When the projects were first looked at: the watcher's first rescan reports changes since."""
 
     # -- lifecycle --------------------------------------------------------------------------
     def setup(self, params: lsp.InitializeParams) -> None:
+        self._scanned_at = time.time()
         self.options, warnings = parse_options(params.initialization_options)
         self.core = SessionManager(self.options, self)
         for warning in warnings:
@@ -99,7 +105,7 @@ class ThreadlineServer(SafeServer):
     async def start_watching(self) -> None:
         if self.core is None or not self.options.watch:
             return
-        self.watcher = FolderWatcher(self.core.watch_roots(), self.core.on_paths_changed)
+        self.watcher = FolderWatcher(self.core.watch_roots(), self.core.on_paths_changed, since=self._scanned_at)
         self.watcher.start()
         self.run_task(self._check_foreign_turns())
 
@@ -200,16 +206,22 @@ class ThreadlineServer(SafeServer):
     def _flush(self, session_id: str) -> None:
         self._timers.pop(session_id, None)
         self._pending_status.discard(session_id)
-        start = self._pending.pop(session_id, None)
         self._last_sent[session_id] = asyncio.get_event_loop().time()
         core = self.require_core()
         try:
             info = core.info(session_id)
         except ThreadlineError:
+            self._pending.pop(session_id, None)
             return
         except Exception:
+            self._pending.pop(session_id, None)
             logger.exception("could not describe session %s", session_id)
             return
+        # Read after info(): its refresh may move the pending index, and what is read below
+        # is then already the newest content of every Message it covers.
+        start = self._pending.pop(session_id, None)
+        if session_id not in self.following:
+            start = None  # unfollowed since: nothing is owed any more
         appended: list[Message] = []
         if start is not None and session_id in self.following:
             appended = core.messages_from(session_id, start, MAX_APPENDED)

@@ -207,7 +207,7 @@ class SessionManager:
         """A store entry says ``running``: another process's turn, or one whose process died."""
         if session_id in self.writer.turns:
             return
-        holder = claims.holder(self.stores(project).workflows_dir / session_id)
+        holder = claims.Claims(self.stores(project).workflows_dir / session_id).holder(session_id)
         if holder is None:
             # A turn recorded before claims existed, or by a process that left no claim.
             workflow = self.catalog.workflow(session_id) or {}
@@ -253,7 +253,8 @@ class SessionManager:
             project = str((workflow or {}).get("cwd", ""))
             if project:
                 self.sync_store(project)
-            holder = claims.holder(self.stores(project).workflows_dir / session_id) if project else None
+            folder = self.stores(project).workflows_dir / session_id
+            holder = claims.Claims(folder).holder(session_id) if project else None
             pid = (workflow or {}).get("pid")
             if holder is None and isinstance(pid, int) and pid_alive(pid):
                 holder = pid

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import stat
 import tempfile
 import threading
 import time
@@ -32,6 +33,7 @@ from pydantic.alias_generators import to_camel
 
 from threadline.errors import StoreError
 from threadline.protocol import DEFAULT_AGENT, Status, is_session_id
+from threadline.safeio import open_regular
 
 __all__ = [
     "STORE_DIR",
@@ -52,6 +54,9 @@ MARKER_PREFIX = ".active-"
 GITIGNORE_TEXT = "*\n"
 # A hung peer must not hang us for ever; a healthy one holds a lock for milliseconds.
 LOCK_TIMEOUT = 30.0
+# Private like the agents' own files (protocol §5), whatever the umask.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 # A write's temp file (see _atomic_write) older than this belongs to a writer that died.
 STALE_TEMP_SECONDS = 600.0
@@ -184,8 +189,8 @@ def _atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             if hasattr(os, "fchmod"):
-                # mkstemp's 0o600 would hide the store from other accounts sharing the project.
-                os.fchmod(handle.fileno(), 0o644)
+                # Prompts are as private as the agent's transcript: owner only.
+                os.fchmod(handle.fileno(), FILE_MODE)
             handle.write(data)
             handle.flush()
             if durable:
@@ -209,6 +214,14 @@ def _set_aside(path: Path) -> Path:
     return target
 
 
+def _wrong_type(path: Path) -> bool:
+    """Something other than a regular file sits at ``path`` (a folder, FIFO, socket, link)."""
+    try:
+        return not stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 _LOCKS: dict[str, FileLock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -219,7 +232,7 @@ def _lock_for(path: Path) -> FileLock:
     with _LOCKS_GUARD:
         lock = _LOCKS.get(key)
         if lock is None:
-            lock = _LOCKS[key] = FileLock(key, timeout=LOCK_TIMEOUT)
+            lock = _LOCKS[key] = FileLock(key, timeout=LOCK_TIMEOUT, mode=FILE_MODE)
         return lock
 
 
@@ -245,6 +258,7 @@ class ProjectStore:
         self.root = self.project / STORE_DIR
         self.workflows_dir = self.root / "workflows"
         self.index_path = self.workflows_dir / INDEX_NAME
+        self._tightened = False
 
     def __repr__(self) -> str:
         return f"ProjectStore({str(self.project)!r})"
@@ -332,12 +346,43 @@ class ProjectStore:
     @staticmethod
     def _mkdir(path: Path, created: list[Path]) -> None:
         try:
-            path.mkdir()
+            path.mkdir(mode=DIR_MODE)
         except FileExistsError:
             if not path.is_dir():
                 raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path)) from None
         else:
             created.append(path)
+            os.chmod(path, DIR_MODE)  # mkdir's mode is filtered by the umask
+
+    def _tighten(self) -> None:
+        """Once per process, after a successful write: take group and other bits off the store.
+
+        A store made by an older Threadline (0755 / 0644) holds prompts that every local user
+        could read. Only what we own is changed, through a descriptor opened without following
+        links, so a link planted in the store cannot redirect the chmod elsewhere.
+        """
+        if self._tightened:
+            return
+        self._tightened = True
+        uid = os.geteuid() if hasattr(os, "geteuid") else None
+        pending: list[tuple[str, int]] = [(os.fspath(self.root), 0)]
+        while pending:
+            path, depth = pending.pop()
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+            except OSError:
+                continue  # a link, or a file we may not open: left as it is
+            try:
+                info = os.fstat(fd)
+                if (uid is None or info.st_uid == uid) and stat.S_IMODE(info.st_mode) & 0o077:
+                    os.fchmod(fd, stat.S_IMODE(info.st_mode) & 0o700)
+                if stat.S_ISDIR(info.st_mode) and depth < 3:
+                    with os.scandir(fd) as scan:
+                        pending.extend((os.path.join(path, entry.name), depth + 1) for entry in scan)
+            except OSError as exc:
+                _warn_once(f"chmod:{path}", "cannot make %s private: %s", path, exc.strerror or exc)
+            finally:
+                os.close(fd)
 
     def _scan(self) -> tuple[set[str], int]:
         """Ids of folders holding a metadata.json and the newest mtime among those files.
@@ -352,16 +397,20 @@ class ProjectStore:
         except (FileNotFoundError, NotADirectoryError):
             return ids, newest
         except OSError as exc:
-            raise self._error(exc, "read") from exc
+            # Reading never fails a listing: an unreadable store lists as empty (logged once).
+            _warn_once(f"scan:{self.workflows_dir}", "Threadline store %s cannot be read: %s", self.root, exc)
+            return ids, newest
         for entry in entries:
             if not _is_id(entry.name) or not entry.is_dir(follow_symlinks=False):
                 continue
             try:
-                stat = os.stat(os.path.join(entry.path, METADATA_NAME))
+                # lstat: a metadata.json that is a link, a loop or a folder is still seen, so
+                # _load can set it aside.
+                info = os.lstat(os.path.join(entry.path, METADATA_NAME))
             except OSError:
                 continue
             ids.add(entry.name)
-            newest = max(newest, stat.st_mtime_ns)
+            newest = max(newest, info.st_mtime_ns)
         return ids, newest
 
     def session_ids(self) -> set[str]:
@@ -379,13 +428,10 @@ class ProjectStore:
     def _load(self, session_id: str) -> tuple[WorkflowMetadata | None, bool]:
         """Read one metadata file; a corrupt one is set aside. Returns (metadata, set_aside)."""
         path = self._metadata_path(session_id)
-        try:
-            raw = path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            return None, False
-        except OSError as exc:
-            raise self._error(exc, "read") from exc
-        meta = self._parse_metadata(raw, session_id)
+        raw = self._read_regular(path)
+        if raw is None and not _wrong_type(path):
+            return None, False  # missing, or a regular file we may not read (logged once)
+        meta = None if raw is None else self._parse_metadata(raw, session_id)
         if meta is not None:
             return meta, False
         # Only under the session's lock: a writer may be replacing the file right now, and
@@ -397,11 +443,10 @@ class ProjectStore:
             _warn_once(str(path), "Threadline metadata %s is unreadable and cannot be set aside yet.", path)
             return None, False
         try:
-            try:
-                raw = path.read_bytes()
-            except FileNotFoundError:
+            raw = self._read_regular(path)
+            if raw is None and not _wrong_type(path):
                 return None, False
-            meta = self._parse_metadata(raw, session_id)
+            meta = None if raw is None else self._parse_metadata(raw, session_id)
             if meta is not None:
                 return meta, False
             try:
@@ -413,6 +458,20 @@ class ProjectStore:
             return None, True
         finally:
             lock.release()
+
+    @staticmethod
+    def _read_regular(path: Path) -> bytes | None:
+        """The bytes of a store file, or None if it is missing, unreadable or not a regular
+        file (never a link: the store makes none). A FIFO here would block a plain read."""
+        fd = open_regular(path, follow_symlinks=False)
+        if fd is None:
+            return None
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            _warn_once(f"read:{path}", "Threadline store file %s cannot be read: %s", path, exc)
+            return None
 
     def read_metadata(self, session_id: str) -> WorkflowMetadata | None:
         """The session's metadata, or None if there is none (or it was corrupt and set aside)."""
@@ -442,8 +501,9 @@ class ProjectStore:
         self.ensure()
         folder = self._session_dir(session_id)
         try:
-            folder.mkdir()
+            folder.mkdir(mode=DIR_MODE)
             created = True
+            os.chmod(folder, DIR_MODE)
         except FileExistsError:
             created = False
         except OSError as exc:
@@ -501,6 +561,7 @@ class ProjectStore:
             _atomic_write(self._metadata_path(meta.session_id), data)
         except OSError as exc:
             raise self._error(exc) from exc
+        self._tighten()
         # The metadata is the truth and is safely written; the index is derived and heals
         # itself on the next read (it is then older than this file), so a failure to update
         # it is logged rather than reported as a failed write.
@@ -512,14 +573,17 @@ class ProjectStore:
     # -- index ---------------------------------------------------------------------------
     def _read_index_file(self) -> tuple[list[IndexEntry] | None, int, bool]:
         """(entries, mtime_ns, corrupt); entries is None when missing or corrupt."""
+        fd = open_regular(self.index_path, follow_symlinks=False)
+        if fd is None:
+            # Missing or unreadable: rebuilt (and replaced) like a missing one. A folder, FIFO
+            # or link in its place counts as corrupt, so the rebuild sets it aside.
+            return None, 0, _wrong_type(self.index_path)
         try:
-            with open(self.index_path, "rb") as handle:
+            with os.fdopen(fd, "rb") as handle:
                 mtime = os.fstat(handle.fileno()).st_mtime_ns
                 raw = handle.read()
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:
             return None, 0, False
-        except OSError as exc:
-            raise self._error(exc, "read") from exc
         try:
             parsed = _IndexFile.model_validate_json(raw)
         except (ValidationError, ValueError):
@@ -608,7 +672,8 @@ class ProjectStore:
         except (FileNotFoundError, NotADirectoryError):
             return found
         except OSError as exc:
-            raise self._error(exc, "read") from exc
+            _warn_once(f"scan:{self.workflows_dir}", "Threadline store %s cannot be read: %s", self.root, exc)
+            return found
         for entry in entries:
             if not entry.name.startswith(MARKER_PREFIX) or entry.is_dir(follow_symlinks=False):
                 continue
@@ -646,7 +711,7 @@ class ProjectStore:
                     marker = self.workflows_dir / keep
                     others = [mtime for name, _, mtime in markers if name != keep]
                     stamp = max([time.time_ns(), *(mtime + 1 for mtime in others)])
-                    os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
+                    os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, FILE_MODE))
                     os.utime(marker, ns=(stamp, stamp))
                 for name, _, _ in markers:
                     if name != keep:
@@ -654,14 +719,24 @@ class ProjectStore:
                             os.remove(self.workflows_dir / name)
             except OSError as exc:
                 raise self._error(exc) from exc
+        self._tighten()
 
     def heal_markers(self, exists: Callable[[str], bool]) -> str | None:
         """At start-up: drop markers of unknown sessions or malformed names, keep the newest.
 
-        Returns the active session id left, if any.
+        Returns the active session id left, if any. Never raises: healing is housekeeping,
+        and a store we cannot write (read-only, locked by a hung peer) must still load; the
+        markers are then left as they are.
         """
         if not self._markers():
             return None  # nothing to heal: do not even create a lock file
+        try:
+            return self._heal_markers(exists)
+        except StoreError as exc:
+            _warn_once(f"heal:{self.root}", "Threadline active marker of %s not healed: %s", self.root, exc.message)
+            return self.active_session_id()
+
+    def _heal_markers(self, exists: Callable[[str], bool]) -> str | None:
         with self._locked(self.workflows_dir / _MARKERS_LOCK_NAME):
             markers = self._markers()
             alive = [(mtime, name, sid) for name, sid, mtime in markers if sid is not None and exists(sid)]

@@ -150,7 +150,7 @@ class TurnWriter:
             raise StoreError(
                 f"Cannot write the Threadline store in {store.root}: {exc.strerror or exc}.", path=str(store.root)
             ) from None
-        claim = claims.try_claim(folder, session_id)
+        claim = claims.Claims(folder).try_claim(session_id)
         try:
             self._refuse_if_live(session_id, adapter)
         except SessionBusy:
@@ -409,7 +409,7 @@ class TurnWriter:
         try:
             store.ensure()
             folder.mkdir(exist_ok=True, mode=0o700)
-            return session_id, claims.try_claim(folder, session_id)
+            return session_id, claims.Claims(folder).try_claim(session_id)
         except BaseException:
             await run.cancel()
             raise

@@ -802,16 +802,52 @@ def test_the_models_refuse_malformed_ids(tmp_path: Path, bad_id: str) -> None:
         make_meta(tmp_path, parent_session_id=bad_id)
 
 
-def test_files_are_readable_by_others_sharing_the_project(tmp_path: Path) -> None:
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def modes(root: Path) -> dict[str, str]:
+    """Every path under ``root`` (and itself) with its permission bits, in octal."""
+    return {str(p.relative_to(root.parent)): oct(stat.S_IMODE(p.lstat().st_mode)) for p in [root, *root.rglob("*")]}
+
+
+def test_the_store_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    """Protocol §5: folders 0700, files 0600, like the agent's own transcript, under umask 022."""
     store = ProjectStore(tmp_path)
     meta = make_meta(tmp_path)
-    store.write_metadata(meta)
-    for path in (
-        store.root / ".gitignore",
-        store.index_path,
-        store.workflows_dir / meta.session_id / "metadata.json",
-    ):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    with umask(0o022):
+        store.write_metadata(meta)
+        store.set_active(meta.session_id)
+        store.update_metadata(meta.session_id, _appending("again"))
+        store.rebuild_index()
+    found = modes(store.root)
+    names = {Path(name).name for name in found}
+    assert {".gitignore", "index.json", "metadata.json", f".active-{meta.session_id}", ".metadata.lock"} <= names
+    for name, mode in found.items():
+        assert mode == ("0o700" if (tmp_path / name).is_dir() else "0o600"), (name, mode)
+
+
+def test_a_store_with_wider_modes_is_tightened_on_the_first_write(tmp_path: Path) -> None:
+    """A store made by an older Threadline (0755 / 0644) stops being world-readable."""
+    store = ProjectStore(tmp_path)
+    old = make_meta(tmp_path)
+    with umask(0o022):
+        store.write_metadata(old)
+        store.set_active(old.session_id)
+    for path in [store.root, *store.root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    with umask(0o022):
+        fresh = ProjectStore(tmp_path)  # a new process: the tightening runs once per store object
+        assert fresh.list_metadata() == [old]
+        assert set(modes(store.root).values()) == {"0o755", "0o644"}  # reading changes nothing
+        fresh.write_metadata(make_meta(tmp_path))
+    for name, mode in modes(store.root).items():
+        assert mode == ("0o700" if (tmp_path / name).is_dir() else "0o600"), (name, mode)
 
 
 def test_only_the_metadata_waits_for_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

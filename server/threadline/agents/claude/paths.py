@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from threadline.procs import pid_alive
+from threadline.safeio import entry_is_dir, entry_is_file, list_dir, open_regular
 
 MAX_NAME = 200
 
@@ -69,12 +70,8 @@ class ClaudePaths:
 
     def find_transcript(self, session_id: str) -> Path | None:
         """Look for ``<id>.jsonl`` in every project folder (one stat per project)."""
-        try:
-            folders = list(os.scandir(self.projects))
-        except OSError:
-            return None
         name = f"{session_id}.jsonl"
-        for folder in folders:
+        for folder in list_dir(self.projects):
             candidate = Path(folder.path, name)
             if candidate.is_file():
                 return candidate
@@ -83,31 +80,25 @@ class ClaudePaths:
     def iter_transcripts(self, project_dirs: list[Path] | None = None) -> list[Path]:
         """Top-level ``*.jsonl`` files of the given project folders (default: all)."""
         if project_dirs is None:
-            try:
-                project_dirs = [Path(entry.path) for entry in os.scandir(self.projects) if entry.is_dir()]
-            except OSError:
-                return []
+            project_dirs = [Path(entry.path) for entry in list_dir(self.projects) if entry_is_dir(entry)]
         found: list[Path] = []
         for folder in project_dirs:
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
-            found.extend(Path(e.path) for e in entries if e.name.endswith(".jsonl") and e.is_file())
+            # A symlink loop, a FIFO or an unreadable folder is logged once and skipped.
+            entries = list_dir(folder)
+            found.extend(Path(e.path) for e in entries if e.name.endswith(".jsonl") and entry_is_file(e))
         return found
 
     def live_sessions(self) -> dict[str, int]:
         """Session id → pid from the CLI's live-process registry, live pids only."""
         live: dict[str, int] = {}
-        try:
-            entries = list(os.scandir(self.sessions))
-        except OSError:
-            return live
-        for entry in entries:
+        for entry in list_dir(self.sessions):
             if not entry.name.endswith(".json"):
                 continue
+            fd = open_regular(entry.path)
+            if fd is None:
+                continue
             try:
-                with open(entry.path, encoding="utf-8") as handle:
+                with open(fd, encoding="utf-8") as handle:
                     data = json.load(handle)
                 pid = int(data["pid"])
                 session_id = str(data["sessionId"])
