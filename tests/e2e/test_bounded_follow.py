@@ -92,12 +92,6 @@ async def test_a_200k_line_append_arrives_exactly_once_in_bounded_updates(
     assert updates[-1]["session"]["messageCount"] == before + LINES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the read side still parses one append whole: JsonlTail.read_new returns every record "
-    "(~240 MB for 200k lines) and ClaudeTranscript.refresh every appended Message (~340 MB more); "
-    "the server itself no longer keeps a follower's backlog. Remove this mark with the jsonl rewrite.",
-)
 def test_following_a_200k_line_append_stays_within_50_mib_of_idle() -> None:
     if not MEASURED:
         pytest.skip("needs the figures of the follow test above")
