@@ -19,7 +19,9 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import tempfile
 import threading
+import time
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -187,7 +189,14 @@ class Catalog:
     def _connect(self) -> sqlite3.Connection:
         with self._lock:
             if not self._opened:
-                self._open_or_rebuild()
+                try:
+                    self._open_or_rebuild()
+                except (CatalogError, OSError) as exc:
+                    # Never fatal: work from a private catalog of this process's own.
+                    fallback = Path(tempfile.mkdtemp(prefix="threadline-catalog-"))
+                    logger.error("%s Using a temporary catalog in %s instead.", exc, fallback)
+                    self.cache_dir, self.path = fallback, fallback / DB_NAME
+                    self._open_or_rebuild()
                 self._opened = True
         return self._connect_once()
 
@@ -201,7 +210,9 @@ class Catalog:
     def _open_or_rebuild(self) -> None:
         """Open the database, creating it; set a corrupt one aside; rebuild on a schema change."""
         _private_dir(self.cache_dir)
-        for attempt in range(2):
+        set_aside = False
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
             try:
                 conn = self._connect_once()
                 try:
@@ -211,10 +222,22 @@ class Catalog:
                 with suppress(OSError):
                     os.chmod(self.path, 0o600)
                 return
-            except sqlite3.DatabaseError as exc:
-                if attempt == 1:
+            except sqlite3.OperationalError as exc:
+                # Another process is creating or converting it right now: that is not
+                # corruption. Wait for it (switching to WAL may refuse instead of waiting).
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if busy and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                if set_aside:
                     raise CatalogError(f"The session catalog {self.path} cannot be opened: {exc}.") from exc
                 self._set_aside(str(exc))
+                set_aside = True
+            except sqlite3.DatabaseError as exc:
+                if set_aside:
+                    raise CatalogError(f"The session catalog {self.path} cannot be opened: {exc}.") from exc
+                self._set_aside(str(exc))
+                set_aside = True
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
