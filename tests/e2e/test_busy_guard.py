@@ -19,10 +19,16 @@ def metadata_of(project: Path, session_id: str) -> dict[str, Any]:
     return json.loads((project / ".threadline" / "workflows" / session_id / "metadata.json").read_text())
 
 
-async def settled(client: ThreadlineClient, session_id: str, start: int) -> dict[str, Any]:
+async def settled(client: ThreadlineClient, session_id: str, start: int, since: str = "") -> dict[str, Any]:
+    """The first update after ``start`` that shows the turn begun at ``since`` ended (an update of
+    the previous turn, still in flight, may say "completed" after a resume was answered)."""
     update = await client.wait_for(
         "session/updated",
-        lambda p: p["session"]["sessionId"] == session_id and p["session"]["status"] != "running",
+        lambda p: (
+            p["session"]["sessionId"] == session_id
+            and p["session"]["status"] != "running"
+            and (p["session"]["updatedAt"] or "") > since
+        ),
         start=start,
         timeout=30,
     )
@@ -45,8 +51,12 @@ async def race(
     )
     accepted = [r for r in results if isinstance(r, dict)]
     refused = [r for r in results if isinstance(r, JsonRpcException)]
-    winner = next(n for n, r in enumerate(results) if isinstance(r, dict))
-    await settled(clients[winner], session_id, marks[winner])
+    winners = [n for n, r in enumerate(results) if isinstance(r, dict)]
+    assert winners, f"round {round_no}: every resume was refused: {[(r.message, r.data) for r in refused]}"
+    winner = winners[0]
+    answer = results[winner]
+    assert isinstance(answer, dict)
+    await settled(clients[winner], session_id, marks[winner], answer["session"]["updatedAt"])
     return accepted, refused
 
 
@@ -103,8 +113,8 @@ async def test_alternating_resumes_on_two_servers_keep_every_turn(
         for turn in range(10):
             client = (second, first)[turn % 2]
             mark = len(client.received)
-            await client.request("session/resume", {"sessionId": session_id, "prompt": f"turn {turn}"})
-            await settled(client, session_id, mark)
+            answer = await client.request("session/resume", {"sessionId": session_id, "prompt": f"turn {turn}"})
+            await settled(client, session_id, mark, answer["session"]["updatedAt"])
         turns = metadata_of(project, session_id)["turns"]
         assert [t["prompt"] for t in turns] == ["first", *(f"turn {n}" for n in range(10))]
         assert all(t["status"] == "completed" and t["endedAt"] for t in turns)
