@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from threadline.errors import SessionBusy
+from threadline.procs import pid_alive
 
 __all__ = ["Claim", "Claims"]
 
@@ -33,18 +34,6 @@ SETTLE_SECONDS = 0.2
 A new holder writes its pid microseconds after taking the lock, and ``holder()`` probes hold
 a shared lock for microseconds; either can refuse a claim before a pid is readable.
 """
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _read_pid(fd: int) -> int | None:
@@ -153,7 +142,7 @@ class Claims:
                     if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                         raise
                 pid = _read_pid(fd)
-                if (pid is not None and _alive(pid)) or time.monotonic() >= deadline:
+                if (pid is not None and pid_alive(pid)) or time.monotonic() >= deadline:
                     raise SessionBusy(
                         f"Session {session_id} is busy: a turn is already running"
                         + (f" in process {pid}." if pid else "."),
@@ -192,7 +181,7 @@ class Claims:
             deadline = time.monotonic() + SETTLE_SECONDS
             while True:
                 pid = _read_pid(fd)
-                if (pid is not None and _alive(pid)) or time.monotonic() >= deadline:
+                if (pid is not None and pid_alive(pid)) or time.monotonic() >= deadline:
                     return pid or 0
                 time.sleep(0.002)
         finally:

@@ -7,11 +7,11 @@ crashed (interrupted), or refused to start (failed, with its stderr as the reaso
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from threadline.agents.base import TurnOutcome
 from threadline.agents.claude.records import one_line, usage_from
+from threadline.jsonl import parse_line
 
 
 class ClaudeTurnMonitor:
@@ -29,11 +29,8 @@ class ClaudeTurnMonitor:
         (``--include-partial-messages``); None between messages."""
 
     def feed(self, line: bytes) -> bool:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            return False
-        if not isinstance(event, dict):
+        event = parse_line(line)
+        if event is None:
             return False
         kind, subtype = event.get("type"), event.get("subtype")
         if kind == "system" and subtype == "init":

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from threadline.agents.base import TurnOutcome
 from threadline.agents.codex.rollout import one_line
+from threadline.jsonl import parse_line
 
 ASKING_ITEMS = frozenset({"approval_request", "user_input_request"})
 
@@ -37,11 +36,8 @@ class CodexTurnMonitor:
         """The newest whole agent message of this turn."""
 
     def feed(self, line: bytes) -> bool:
-        try:
-            event = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return False
-        if not isinstance(event, dict):
+        event = parse_line(line)
+        if event is None:
             return False
         kind = event.get("type")
         if kind == "thread.started":

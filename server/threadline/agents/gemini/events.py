@@ -11,11 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import orjson
-
 from threadline.agents.base import TurnOutcome
 from threadline.agents.gemini.chat import APPROVAL_TOOLS, fold_file, is_stray, one_line
 from threadline.agents.gemini.paths import GeminiPaths
+from threadline.jsonl import parse_line
 from threadline.protocol import Usage
 
 
@@ -34,11 +33,8 @@ class GeminiTurnMonitor:
         self._tools: dict[str, str] = {}
 
     def feed(self, line: bytes) -> bool:
-        try:
-            event = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return False
-        if not isinstance(event, dict):
+        event = parse_line(line)
+        if event is None:
             return False
         kind = event.get("type")
         if kind == "init":
