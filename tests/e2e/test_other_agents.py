@@ -122,3 +122,34 @@ async def test_gemini_workflow_has_one_id_from_start_to_resume(
         assert getattr(refused.value, "code", None) == -32602
     finally:
         await stop_client(client)
+
+
+@pytest.mark.codex
+async def test_codex_fork_cancel_and_a_1mb_prompt_through_the_server(
+    codex_agent: CodexAgent, project: Path, claude_home: Path, fake_claude: list[str]
+) -> None:
+    client = await start_client([project], options(claude_home, fake_claude, "codex", codex_agent))
+    try:
+        # 1 MB; Codex itself refuses more than 1,048,576 characters (the turn then fails with
+        # its message as lastError).
+        big = "".join(f"line {n:06d}: the quick brown fox jumps over the lazy dog\n" for n in range(18_000))[:1_000_000]
+        assert len(big) == 1_000_000
+        started = await client.request("workflow/start", {"cwd": str(project), "prompt": big, "agent": "codex"})
+        parent = started["sessionId"]
+        assert (await settled(client, parent))["status"] == "completed"
+        page = await client.request("session/messages", {"sessionId": parent, "limit": 1000})
+        assert big in user_texts(page["messages"])  # 1 MB, verbatim, through stdin
+        mark = len(client.received)
+        forked = await client.request("session/resume", {"sessionId": parent, "prompt": "a branch", "fork": True})
+        child = forked["sessionId"]
+        assert child != parent and is_session_id(child)
+        done = await settled(client, child, mark)
+        assert done["status"] == "completed" and done["parentSessionId"] == parent
+        assert codex_agent.rollout(child) is not None and codex_agent.rollout(child) != codex_agent.rollout(parent)
+        slow = await client.request(
+            "workflow/start", {"cwd": str(project), "prompt": "take your time [[slow:30]]", "agent": "codex"}
+        )
+        cancelled = await client.request("workflow/cancel", {"sessionId": slow["sessionId"]})
+        assert cancelled["session"]["status"] == "cancelled"
+    finally:
+        await stop_client(client)
