@@ -349,15 +349,21 @@ def test_permission_mode_is_the_sandbox(
 def test_a_sigint_right_after_the_id_is_ignored_or_aborts_the_turn(codex_agent: CodexAgent, project: Path) -> None:
     """Why a cancel must escalate: for the first ~20-50 ms after ``thread.started`` (until
     the turn runs) Codex ignores SIGINT and completes the turn; later it aborts it. Which
-    one happens is a race; either way Codex ends the turn in order, never dies of it."""
+    one happens is a race. Under load the signal can also land before the rollout is written,
+    and then nothing is recorded and the turn does not complete."""
     process = codex_agent.turn(project, "soon [[slow:1]]")
     process.wait_for_event(lambda e: e.get("type") == "thread.started")
     os.killpg(process.pid, signal.SIGINT)
     run = process.finish()
     thread_id, outcome = outcome_of(run)
+    assert outcome_of(run, cancelled=True)[1].status == "cancelled"
+    if codex_agent.rollout(str(thread_id)) is None:
+        # Seen with the real CLI on a loaded machine: the signal arrived before Codex wrote
+        # its rollout, and it stopped there. Nothing was recorded, and the turn is not done.
+        assert run.returncode != 0 and outcome.status != "completed", (run.returncode, outcome, run.stderr[-500:])
+        return
     ending = codex_agent.summary(str(thread_id))[0].ending
     assert (run.returncode, outcome.status, ending) in (
         (0, "completed", "reply"),
         (1, "interrupted", "interrupted"),
     )
-    assert outcome_of(run, cancelled=True)[1].status == "cancelled"
