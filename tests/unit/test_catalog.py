@@ -28,7 +28,7 @@ from threadline.protocol import Message
 
 SAMPLE_DIRS = [TESTS / "data" / "claude" / v / "transcripts" for v in ("2.1.197", "2.1.329")]
 SAMPLES = sorted(p for d in SAMPLE_DIRS for p in d.glob("*/*.jsonl"))
-PROJECT = "/work/project"
+PROJECT = "/home/dev/project"
 
 
 def home_with(tmp_path: Path, sources: list[Path], project: str = PROJECT) -> Path:

@@ -169,18 +169,18 @@ def test_the_project_comes_from_the_session_context_not_the_folder_name(tmp_path
     (folder.parent / ".project_root").write_text("/elsewhere")
     path = write(
         folder / "session-2026-01-01T00-00-s-1.jsonl",
-        [header(project="/work/My Proj"), {"$set": {"messages": [context("/work/My Proj")]}}],
+        [header(project="/home/dev/My Proj"), {"$set": {"messages": [context("/home/dev/My Proj")]}}],
     )
-    assert summarize(path).cwd == "/work/My Proj"
+    assert summarize(path).cwd == "/home/dev/My Proj"
 
 
 def test_the_project_marker_is_used_only_when_its_hash_matches(tmp_path: Path) -> None:
     folder = tmp_path / "tmp" / "proj" / "chats"
     folder.mkdir(parents=True)
-    (folder.parent / ".project_root").write_text("/work/proj\n")
-    good = write(folder / "session-2026-01-01T00-00-aaaaaaaa.jsonl", [header(project="/work/proj")])
+    (folder.parent / ".project_root").write_text("/home/dev/proj\n")
+    good = write(folder / "session-2026-01-01T00-00-aaaaaaaa.jsonl", [header(project="/home/dev/proj")])
     bad = write(folder / "session-2026-01-01T00-00-bbbbbbbb.jsonl", [header(project="/other/proj")])
-    assert summarize(good).cwd == "/work/proj"
+    assert summarize(good).cwd == "/home/dev/proj"
     assert summarize(bad).cwd is None
 
 
