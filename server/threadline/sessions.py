@@ -109,6 +109,11 @@ class SessionManager:
         self.watched: set[str] = set()
         self._seen: dict[str, tuple[int, int, int]] = self.catalog.file_states()
         self._known: set[str] = self.catalog.session_ids()
+        self._restarted = bool(self._known)
+        """The catalog already held sessions: a list need not wait for the start-up scan, and
+        sessions that scan finds new are announced (they appeared while no server ran)."""
+        self._folders: dict[str, int] = {}
+        """Project transcript folder → its mtime when this process last looked for new files."""
         self._interest: set[str] = set()
         self._registry: dict[str, int] = {}
         self._foreign: dict[str, int] = {}
@@ -336,8 +341,11 @@ class SessionManager:
         return self.catalog.ids_with_prefix(prefix.lower(), project)
 
     async def wait_indexed(self, timeout: float) -> None:
-        """Wait for the first indexing, at most ``timeout`` (then answer with what is there)."""
-        if self.indexed.is_set():
+        """Wait for the first indexing, at most ``timeout`` (then answer with what is there).
+
+        With a catalog from an earlier run nothing is waited for: it answers at once, and
+        what changed meanwhile follows as ``session/detected`` / ``session/updated``."""
+        if self.indexed.is_set() or self._restarted:
             return
         try:
             await asyncio.wait_for(asyncio.shield(self.indexed.wait()), timeout)
@@ -351,7 +359,7 @@ class SessionManager:
             self._seen.pop(path, None)
         for path, state in states.items():
             if self._seen.get(path) != state:
-                self._absorb(path, None, quiet_new=True)
+                self._absorb(path, None, quiet_new=not self._restarted)
 
     # -- changes on disk ----------------------------------------------------------------------------
     def on_paths_changed(self, paths: Iterable[Path]) -> None:
@@ -536,6 +544,15 @@ class SessionManager:
         """Index a project's transcripts this process has not seen (the watcher may lag a file
         written a moment ago); names only, so an unchanged history costs one folder listing."""
         for adapter in self.adapters.values():
+            folder = adapter.project_folder(project)
+            if folder is not None:
+                try:
+                    mtime = folder.stat().st_mtime_ns
+                except OSError:
+                    continue
+                if self._folders.get(str(folder)) == mtime:
+                    continue  # no file added or removed since this process last looked
+                self._folders[str(folder)] = mtime
             for path in adapter.project_transcripts(project):
                 if str(path) not in self._seen:
                     self._index_path(adapter, str(path))

@@ -162,6 +162,9 @@ class AgentAdapter(Protocol):
     def project_transcripts(self, cwd: str) -> list[Path]:
         """The transcripts of one project where the agent keeps them together (else [])."""
 
+    def project_folder(self, cwd: str) -> Path | None:
+        """That folder (its mtime tells whether a file was added), else None."""
+
     def is_transcript(self, path: Path) -> bool: ...
     def session_id_from_path(self, path: Path) -> str | None: ...
     def summarizer(self, path: Path, state: dict[str, Any] | None) -> Summarizer: ...
@@ -198,6 +201,10 @@ class AdapterDefaults:
     def project_transcripts(self, cwd: str) -> list[Path]:
         """The agent does not keep a project's sessions together: a listing relies on the watcher."""
         return []
+
+    def project_folder(self, cwd: str) -> Path | None:
+        """The one folder of a project's transcripts, if the agent keeps them together."""
+        return None
 
     def transcript_hint(self, cwd: str, session_id: str) -> Path | None:
         return None

@@ -52,6 +52,9 @@ class ClaudeAdapter(AdapterDefaults):
     def iter_transcripts(self) -> Iterator[Path]:
         return (p for p in self.paths.iter_transcripts(None) if is_session_id(p.stem))
 
+    def project_folder(self, cwd: str) -> Path | None:
+        return self.project_dir(cwd)
+
     def project_transcripts(self, cwd: str) -> list[Path]:
         """The transcripts of one project (one folder: a listing sees new ones at once)."""
         return [p for p in self.paths.iter_transcripts([self.project_dir(cwd)]) if is_session_id(p.stem)]
