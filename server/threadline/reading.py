@@ -225,6 +225,13 @@ class SessionReader:
 
 
 RAW_CHUNK = 4 << 20
+FOLDS_TO_ASCII = (
+    "\u00df\u0130\u0149\u017f\u01f0\u1e96\u1e97\u1e98\u1e99\u1e9a\u1e9e\u212a\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
+)
+"""The only characters beyond ASCII whose case folding yields ASCII letters (sharp s, dotted
+capital I, long s, the Kelvin sign, the Latin ligatures, …);
+``tests/unit/test_catalog.py`` recomputes the list from Python's Unicode data."""
+_FOLDING_BYTES = [c.encode() for c in FOLDS_TO_ASCII]
 _UNESCAPED = re.compile(r"[ -!#-.0-\[\]-~]+")
 """ASCII characters that a JSON string holds as they are (no quote, backslash, slash, control)."""
 
@@ -234,8 +241,10 @@ def absent_from_bytes(path: str, end: int, needle: str) -> bool:
 
     A search candidate whose trigrams all occur is usually a false positive; proving it on raw
     bytes costs a fraction of parsing it. The proof holds only where raw bytes and decoded
-    text agree: an ASCII needle of characters JSON never escapes, in an ASCII file without
-    ``\\u`` escapes, where lower-casing the bytes is exactly case folding the text.
+    text agree on an ASCII needle of characters JSON never escapes: no ``\\u`` escape in the
+    file, and none of the few characters whose case folding yields ASCII letters
+    (:data:`FOLDS_TO_ASCII`); then every match is ASCII text, written as it is, and
+    lower-casing the bytes is exactly case folding it.
     """
     if not _UNESCAPED.fullmatch(needle):
         return False
@@ -251,7 +260,9 @@ def absent_from_bytes(path: str, end: int, needle: str) -> bool:
                     break
                 read += len(chunk)
                 window = previous + chunk
-                if not window.isascii() or b"\\u" in window or probe in window.lower():
+                if b"\\u" in window or probe in window.lower():
+                    return False
+                if not window.isascii() and any(folding in window for folding in _FOLDING_BYTES):
                     return False
                 previous = window[-overlap:]
     except OSError:

@@ -400,6 +400,8 @@ def test_query_finds_exactly_what_a_full_scan_finds(
         ("path C:\\users", "users", False),
         ('quote " inside', '" inside', False),  # a needle JSON escapes is never ruled out
         ("tab\there", "here", False),
+        ("Straße", "strasse", False),  # "ß" folds to "ss": a file holding it is never ruled out
+        ("café au lait", "tea", True),  # other non-ASCII text does not stop the proof
     ],
 )
 def test_raw_bytes_rule_out_only_what_the_text_cannot_hold(
@@ -413,5 +415,16 @@ def test_raw_bytes_rule_out_only_what_the_text_cannot_hold(
         found = needle.casefold() in text.casefold()
         absent = absent_from_bytes(str(path), path.stat().st_size, needle.casefold())
         assert not (found and absent), (text, needle)
-        if not found and ensure_ascii and text.isascii():
+        if not found and not ensure_ascii:
             assert absent == provably_absent
+
+
+def test_the_characters_that_fold_to_ascii_are_all_known() -> None:
+    from threadline.reading import FOLDS_TO_ASCII
+
+    found = {
+        chr(c)
+        for c in range(128, 0x110000)
+        if not 0xD800 <= c <= 0xDFFF and any(ord(x) < 128 for x in chr(c).casefold())
+    }
+    assert found == set(FOLDS_TO_ASCII)
