@@ -18,6 +18,7 @@ import os
 import stat as stat_module
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -302,12 +303,23 @@ def _in_workers(
     """Run batches in ``cores`` worker processes (spawned: the server has threads)."""
     agents = {a.id: str(a.home) for a in adapters.values()}
     done = 0
+    left: list[Any] = []
     with ProcessPoolExecutor(max_workers=cores, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(task, str(catalog.cache_dir), agents, batch) for batch in batches]
+        futures = {pool.submit(task, str(catalog.cache_dir), agents, batch): batch for batch in batches}
         for future in as_completed(futures):
             try:
                 done += future.result()
+            except BrokenProcessPool:
+                left.append(futures[future])
+                continue
             except Exception:
                 logger.exception("an indexing worker failed")
+            if progress is not None:
+                progress(done, total)
+    if left:
+        # The workers could not run (or died): do their part here, once, without a pool.
+        logger.warning("indexing workers were lost; reading %d batches in this process", len(left))
+        for batch in left:
+            done += task(str(catalog.cache_dir), agents, batch)
             if progress is not None:
                 progress(done, total)

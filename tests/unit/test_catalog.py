@@ -428,3 +428,33 @@ def test_the_characters_that_fold_to_ascii_are_all_known() -> None:
         if not 0xD800 <= c <= 0xDFFF and any(ord(x) < 128 for x in chr(c).casefold())
     }
     assert found == set(FOLDS_TO_ASCII)
+
+
+def test_lost_indexing_workers_leave_the_work_to_this_process(tmp_path: Path) -> None:
+    """A program that cannot spawn workers (no ``__main__`` guard) still gets its catalog,
+    with one warning instead of a traceback per batch."""
+    home = big_corpus(tmp_path, 40, 2)
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            from pathlib import Path
+            from threadline import indexer
+            from threadline.agents.base import AgentCommand
+            from threadline.agents.claude import ClaudeAdapter
+            from threadline.catalog import Catalog
+            indexer.PARALLEL_BYTES = 0
+            indexer.BATCH_FILES = 4
+            catalog = Catalog(Path({str(tmp_path / "cache")!r}))
+            adapter = ClaudeAdapter(Path({str(home)!r}), AgentCommand(["claude"]))
+            work, _ = indexer.scan(catalog, [adapter])
+            indexer.index_all(catalog, {{"claude": adapter}}, work, workers=2)
+            print(catalog.conn.execute("SELECT count(*) FROM files").fetchone()[0])
+            """
+        )
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "40"
+    assert done.stderr.count("indexing workers were lost") == 1
+    assert "an indexing worker failed" not in done.stderr
