@@ -173,7 +173,11 @@ async def listing(base: Path, sessions: int, messages: int, text_bytes: int) -> 
         pid = bench.client._server.pid  # type: ignore[attr-defined]
         before = rss_kb(pid)[0]
         begin = time.perf_counter()
-        first = await bench.client.request("session/list", {"cwd": str(bench.project), "limit": 50})
+        # A list during the first indexing answers with what is indexed so far: poll until complete.
+        while True:
+            first = await bench.client.request("session/list", {"cwd": str(bench.project), "limit": 1000})
+            if len(first["sessions"]) >= sessions:
+                break
         cold = (time.perf_counter() - begin) * 1000
         warm_times = []
         for _ in range(5):

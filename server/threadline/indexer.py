@@ -35,6 +35,8 @@ PARALLEL_BYTES = 48 * 1024 * 1024
 """Below this much to read, worker processes cost more than they save."""
 BATCH_FILES = 32
 SEARCH_DOCUMENT_CHARS = 1 << 20
+FIRST_BYTES = 8 * 1024 * 1024
+"""How much of the newest history a bulk indexing reads itself before its workers run."""
 
 
 @dataclass(slots=True)
@@ -269,8 +271,25 @@ def index_all(
             if progress is not None and (done % BATCH_FILES == 0 or done == total):
                 progress(done, total)
         return
-    batches = [[(w.agent, w.path) for w in work[start : start + BATCH_FILES]] for start in range(0, total, BATCH_FILES)]
-    _in_workers(catalog, adapters, _index_batch, batches, cores, progress, total)
+    # The newest files first, here, while the workers start (that takes a few hundred ms):
+    # the recent sessions are listed at once.
+    head, taken = 0, 0
+    realpath = Realpaths()
+    while head < total and taken < FIRST_BYTES:
+        item = work[head]
+        try:
+            index_file(catalog, adapters[item.agent], item.path, realpath, search=False)
+        except Exception:
+            logger.exception("indexing %s failed", item.path)
+        taken += item.size
+        head += 1
+    if progress is not None:
+        progress(head, total)
+    rest = work[head:]
+    batches = [
+        [(w.agent, w.path) for w in rest[start : start + BATCH_FILES]] for start in range(0, len(rest), BATCH_FILES)
+    ]
+    _in_workers(catalog, adapters, _index_batch, batches, cores, progress, total, done=head)
 
 
 def index_search_backlog(catalog: Catalog, adapters: dict[str, AgentAdapter], workers: int | None = None) -> int:
@@ -299,10 +318,10 @@ def _in_workers(
     cores: int,
     progress: Callable[[int, int], None] | None,
     total: int,
+    done: int = 0,
 ) -> None:
     """Run batches in ``cores`` worker processes (spawned: the server has threads)."""
     agents = {a.id: str(a.home) for a in adapters.values()}
-    done = 0
     left: list[Any] = []
     with ProcessPoolExecutor(max_workers=cores, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(task, str(catalog.cache_dir), agents, batch): batch for batch in batches}

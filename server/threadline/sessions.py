@@ -542,7 +542,12 @@ class SessionManager:
 
     def _pick_up_new(self, project: str) -> None:
         """Index a project's transcripts this process has not seen (the watcher may lag a file
-        written a moment ago); names only, so an unchanged history costs one folder listing."""
+        written a moment ago); names only, so an unchanged history costs one folder listing.
+
+        Not while the start-up indexing runs: it reads those files already (in worker
+        processes), and a list must not do that work again on the event loop."""
+        if self._index_task is not None and not self.indexed.is_set():
+            return
         for adapter in self.adapters.values():
             folder = adapter.project_folder(project)
             if folder is not None:

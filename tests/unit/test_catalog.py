@@ -444,6 +444,7 @@ def test_lost_indexing_workers_leave_the_work_to_this_process(tmp_path: Path) ->
             from threadline.agents.claude import ClaudeAdapter
             from threadline.catalog import Catalog
             indexer.PARALLEL_BYTES = 0
+            indexer.FIRST_BYTES = 0
             indexer.BATCH_FILES = 4
             catalog = Catalog(Path({str(tmp_path / "cache")!r}))
             adapter = ClaudeAdapter(Path({str(home)!r}), AgentCommand(["claude"]))
