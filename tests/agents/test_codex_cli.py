@@ -82,7 +82,7 @@ def test_start_reports_the_id_first_and_names_the_rollout_by_it(codex_agent: Cod
     assert [m.role for m in messages if not m.is_meta] == ["user", "assistant"]
     assert messages[-1].content[0].text.endswith("to: hello codex")  # type: ignore[union-attr]
     assert summary.message_count == len(messages)
-    assert codex_agent.adapter.live_sessions() == {}, "the writer lock outlived a clean exit"
+    wait_until(lambda: codex_agent.adapter.live_sessions() == {}, timeout=10, what="the lock of a clean exit to go")
 
 
 def test_resume_keeps_the_id_and_the_file(codex_agent: CodexAgent, project: Path) -> None:
@@ -182,7 +182,7 @@ def test_kill_9_mid_turn_leaves_a_resumable_thread(codex_agent: CodexAgent, proj
     assert run.returncode == -signal.SIGKILL
     lock = adapter.paths.lock_path(thread_id)
     assert lock.exists(), "the lock file should outlive a SIGKILL (only the flock dies)"
-    assert thread_id not in adapter.live_sessions()
+    wait_until(lambda: thread_id not in adapter.live_sessions(), timeout=10, what="the flock to die with Codex")
     _id, outcome = outcome_of(run)
     assert outcome.status == "interrupted"
     summary, _messages = codex_agent.summary(thread_id)
@@ -214,7 +214,7 @@ def test_sigint_mid_tool_is_an_interrupted_turn(codex_agent: CodexAgent, project
     results = [b for m in messages for b in m.content if b.type == "tool_result"]
     assert results and "aborted by user" in results[-1].text  # type: ignore[union-attr]
     assert messages[-1].role == "system" and messages[-1].content[0].text == "The turn was interrupted."  # type: ignore[union-attr]
-    assert tid not in codex_agent.adapter.live_sessions()
+    wait_until(lambda: tid not in codex_agent.adapter.live_sessions(), timeout=10, what="the lock to be dropped")
 
 
 def test_a_second_writer_is_refused_while_the_first_runs(codex_agent: CodexAgent, project: Path) -> None:
@@ -293,7 +293,9 @@ def test_sigterm_leaves_the_lock_file_unlocked(codex_agent: CodexAgent, project:
     run = process.finish()
     assert run.returncode == -signal.SIGTERM
     assert codex_agent.adapter.paths.lock_path(thread_id).exists()
-    assert codex_agent.adapter.live_sessions() == {}
+    # The kernel drops the lock when the last descriptor closes; a helper process of Codex
+    # can outlive the main one by a moment (seen once in CI), so the lock goes shortly after.
+    wait_until(lambda: codex_agent.adapter.live_sessions() == {}, timeout=10, what="the lock to be dropped")
     assert outcome_of(run)[1].status == "interrupted"
 
 
