@@ -424,6 +424,7 @@ class SessionManager:
             return
         if not self._interesting(session_id, project):
             return
+        self._watch_foreign_turn(session_id)
         if before is None or before[0] != now[0]:
             touched: int | None = 0
         elif outcome is not None and outcome.status == "indexed" and outcome.expected == before[:2]:
@@ -447,6 +448,18 @@ class SessionManager:
             else:
                 self.events.session_changed(session_id, None)
             return
+
+    def _watch_foreign_turn(self, session_id: str) -> None:
+        """A session another process runs a turn in: check its claim every 2 s, since the end
+        of that turn is written to its store, which no watcher event of ours announces."""
+        if session_id in self.writer.turns or session_id in self._foreign:
+            return
+        workflow = self.catalog.workflow(session_id)
+        if workflow is not None and workflow.get("status") == "running":
+            project = str(workflow.get("cwd", ""))
+            holder = claims.Claims(self.stores(project).workflows_dir / session_id).holder(session_id)
+            if holder is not None:
+                self._foreign[session_id] = holder
 
     def _interesting(self, session_id: str, project: str | None) -> bool:
         return (
@@ -479,6 +492,7 @@ class SessionManager:
             if session_id in self.writer.turns:
                 continue
             if self.catalog.session(session_id) is not None:
+                self._watch_foreign_turn(session_id)
                 self.events.session_changed(session_id, None)
         self.check_foreign()
 
