@@ -254,21 +254,29 @@ class SessionManager:
                 if session_id not in self.writer.turns and self.catalog.session(session_id) is not None:
                     self.events.session_changed(session_id, None)
         for session_id in list(self._foreign):
+            self._recheck_foreign(session_id)
+
+    def _recheck_foreign(self, session_id: str) -> None:
+        """Is another process's turn of this session still running? If not, take its end from
+        the store (or recover it) and tell the clients. One claim probe: cheap enough for a
+        request to call before it answers, so no answer shows a turn running that has ended."""
+        if session_id not in self._foreign:
+            return
+        workflow = self.catalog.workflow(session_id)
+        project = str((workflow or {}).get("cwd", ""))
+        if project:
+            self.sync_store(project)
+        folder = self.stores(project).workflows_dir / session_id
+        holder = claims.Claims(folder).holder(session_id) if project else None
+        pid = (workflow or {}).get("pid")
+        if holder is None and isinstance(pid, int) and pid_alive(pid):
+            holder = pid
+        if holder is None:
+            del self._foreign[session_id]
             workflow = self.catalog.workflow(session_id)
-            project = str((workflow or {}).get("cwd", ""))
-            if project:
-                self.sync_store(project)
-            folder = self.stores(project).workflows_dir / session_id
-            holder = claims.Claims(folder).holder(session_id) if project else None
-            pid = (workflow or {}).get("pid")
-            if holder is None and isinstance(pid, int) and pid_alive(pid):
-                holder = pid
-            if holder is None:
-                del self._foreign[session_id]
-                workflow = self.catalog.workflow(session_id)
-                if workflow is not None and workflow.get("status") == "running":
-                    self._recover(session_id, project)
-                self.events.session_changed(session_id, None)
+            if workflow is not None and workflow.get("status") == "running":
+                self._recover(session_id, project)
+            self.events.session_changed(session_id, None)
 
     @property
     def has_foreign(self) -> bool:
@@ -530,6 +538,7 @@ class SessionManager:
     def info(self, session_id: str) -> SessionInfo:
         """Everything known about one session (SessionNotFound if nothing is)."""
         self._sync_store_of(session_id)
+        self._recheck_foreign(session_id)
         info = self.reader.info(session_id)
         self._interest.add(session_id)
         return info
@@ -550,6 +559,8 @@ class SessionManager:
             for known in self.catalog.projects():
                 self.sync_store(known)
         self.refresh_liveness()
+        for session_id in list(self._foreign):
+            self._recheck_foreign(session_id)
         result = self.reader.page(params, project)
         self._interest.update(s.session_id for s in result.sessions)
         return result

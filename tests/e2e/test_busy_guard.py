@@ -13,6 +13,8 @@ from tests.e2e.conftest import options_for
 from tests.e2e.harness import ThreadlineClient, start_client, stop_client
 
 ROUNDS = 20
+SLOW = "[[slow:60]]"
+"""A racing turn lasts until the test cancels it (the fake streams for up to 60 s)."""
 
 
 def metadata_of(project: Path, session_id: str) -> dict[str, Any]:
@@ -46,8 +48,11 @@ async def race(
     clients: list[ThreadlineClient], session_id: str, round_no: int
 ) -> tuple[list[dict[str, Any]], list[JsonRpcException]]:
     marks = [len(c.received) for c in clients]
+    # The turn runs until it is cancelled, so every attempt lands while it runs, however late a
+    # loaded machine lets a server read its request (a quick turn could end in between, and a
+    # later resume would then rightly be accepted).
     results = await asyncio.gather(
-        *(attempt(c, session_id, f"round {round_no} from client {n}") for n, c in enumerate(clients))
+        *(attempt(c, session_id, f"round {round_no} from client {n} {SLOW}") for n, c in enumerate(clients))
     )
     accepted = [r for r in results if isinstance(r, dict)]
     refused = [r for r in results if isinstance(r, JsonRpcException)]
@@ -56,6 +61,8 @@ async def race(
     winner = winners[0]
     answer = results[winner]
     assert isinstance(answer, dict)
+    cancelled = await clients[winner].request("workflow/cancel", {"sessionId": session_id})
+    assert cancelled["session"]["status"] == "cancelled", cancelled
     await settled(clients[winner], session_id, marks[winner], answer["session"]["updatedAt"])
     return accepted, refused
 
@@ -79,7 +86,7 @@ async def test_concurrent_resumes_on_one_server_start_exactly_one(
             assert [r.code for r in refused] == [-32002, -32002]
             assert all(r.data["sessionId"] == session_id and isinstance(r.data["pid"], int) for r in refused)
         turns = metadata_of(project, session_id)["turns"]
-        assert len(turns) == 1 + ROUNDS and all(t["status"] == "completed" for t in turns)
+        assert len(turns) == 1 + ROUNDS and all(t["status"] == "cancelled" for t in turns[1:])
     finally:
         await stop_client(client)
 
@@ -95,7 +102,7 @@ async def test_concurrent_resumes_on_several_servers_start_exactly_one(
             assert len(accepted) == 1, round_no
             assert [r.code for r in refused] == [-32002, -32002], round_no
         turns = metadata_of(project, session_id)["turns"]
-        assert len(turns) == 1 + ROUNDS and all(t["status"] == "completed" for t in turns)
+        assert len(turns) == 1 + ROUNDS and all(t["status"] == "cancelled" for t in turns[1:])
         prompts = [t["prompt"] for t in turns[1:]]
         assert [p.split(" from ")[0] for p in prompts] == [f"round {n}" for n in range(ROUNDS)]
     finally:
