@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 STDERR_TAIL_BYTES = 8192
 MAX_EVENT_LINE = 64 * 1024 * 1024
 CANCEL_GRACE_SECONDS = 3.0
+OUTPUT_PIPE_BYTES = 1 << 20
+"""Linux's default ceiling for an unprivileged pipe (``/proc/sys/fs/pipe-max-size``)."""
 
 
 @dataclass(slots=True)
@@ -34,6 +37,10 @@ class SpawnSpec:
     pass_fds: tuple[int, ...] = ()
     """Descriptors the agent inherits: the session's claim, so a turn whose server was killed
     keeps its session busy for as long as the agent itself runs."""
+    hold_output: bool = False
+    """The agent also holds the read ends of its own stdout and stderr, so its writes never
+    fail once this process is gone (Gemini CLI exits at its first EPIPE, its turn unfinished);
+    the pipes get ``OUTPUT_PIPE_BYTES`` so it can go on writing unread for a while."""
 
 
 class AgentRun:
@@ -57,6 +64,8 @@ class AgentRun:
         self.exit_code: int | None = None
         self.cwd = ""
         self.stderr_tail = ""
+        self._stdout: asyncio.StreamReader | None = None
+        self._stderr: asyncio.StreamReader | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -66,18 +75,49 @@ class AgentRun:
     async def start(self, spec: SpawnSpec) -> None:
         """Spawn the process; returns as soon as it exists (OSError if it cannot start)."""
         self.cwd = spec.cwd
-        self.process = await asyncio.create_subprocess_exec(
-            *spec.argv,
-            cwd=spec.cwd,
-            env=spec.env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-            pass_fds=spec.pass_fds,
-        )
+        if spec.hold_output:
+            await self._start_holding_output(spec)
+        else:
+            self.process = await asyncio.create_subprocess_exec(
+                *spec.argv,
+                cwd=spec.cwd,
+                env=spec.env,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=spec.pass_fds,
+            )
+            self._stdout, self._stderr = self.process.stdout, self.process.stderr
         self._spawn(self._feed_stdin(spec.stdin))
         self._spawn(self._supervise())
+
+    async def _start_holding_output(self, spec: SpawnSpec) -> None:
+        """Spawn with stdout and stderr on pipes whose read ends the agent inherits too."""
+        pipes = [os.pipe(), os.pipe()]
+        try:
+            for read_end, _ in pipes:
+                with contextlib.suppress(OSError, AttributeError):
+                    fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, OUTPUT_PIPE_BYTES)
+            (out_read, out_write), (err_read, err_write) = pipes
+            self.process = await asyncio.create_subprocess_exec(
+                *spec.argv,
+                cwd=spec.cwd,
+                env=spec.env,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=out_write,
+                stderr=err_write,
+                start_new_session=True,
+                pass_fds=(*spec.pass_fds, out_read, err_read),
+            )
+        except BaseException:
+            for fd in (fd for pipe in pipes for fd in pipe):
+                os.close(fd)
+            raise
+        os.close(out_write)
+        os.close(err_write)
+        self._stdout = await _reader(out_read)
+        self._stderr = await _reader(err_read)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -97,9 +137,9 @@ class AgentRun:
                 stdin.close()
 
     async def _read_stdout(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
+        assert self._stdout is not None
         pending = b""
-        while chunk := await self.process.stdout.read(65536):
+        while chunk := await self._stdout.read(65536):
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for line in lines:
@@ -118,9 +158,9 @@ class AgentRun:
             logger.exception("could not read an event of agent %s", self.session_id)
 
     async def _read_stderr(self) -> bytes:
-        assert self.process is not None and self.process.stderr is not None
+        assert self._stderr is not None
         tail = b""
-        while chunk := await self.process.stderr.read(65536):
+        while chunk := await self._stderr.read(65536):
             tail = (tail + chunk)[-STDERR_TAIL_BYTES:]
         return tail
 
@@ -159,3 +199,11 @@ class AgentRun:
         assert self.process is not None
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, sig)
+
+
+async def _reader(fd: int) -> asyncio.StreamReader:
+    """An asyncio reader of a pipe's read end (it owns and closes ``fd``)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=MAX_EVENT_LINE)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0))
+    return reader

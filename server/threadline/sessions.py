@@ -225,9 +225,13 @@ class SessionManager:
         self._recover(session_id, project)
 
     def _recover(self, session_id: str, project: str) -> None:
-        """No process holds a turn the store calls running: record how its transcript ends."""
-        files = self.catalog.files_of(session_id)
-        summary = files[0].summary if files else None
+        """No process holds a turn the store calls running: record how its transcript ends.
+
+        The transcript is read again first: the agent may have written its reply moments
+        before it let go of the claim, sooner than the watcher reports the change."""
+        self.refresh_session(session_id)
+        file = self.reader.primary_file(session_id)
+        summary = file.summary if file is not None else None
         finished = summary is not None and summary.ending == "reply"
         outcome = TurnOutcome(
             "completed" if finished else "interrupted",

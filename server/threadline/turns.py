@@ -326,6 +326,7 @@ class TurnWriter:
                 env=adapter.env(),
                 stdin=_stdin(adapter, turn),
                 pass_fds=(claim.fd,) if claim is not None and claim.fd is not None else (),
+                hold_output=getattr(adapter, "hold_output", False),
             )
         except InvalidParams:
             if claim is not None:

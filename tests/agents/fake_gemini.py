@@ -42,6 +42,11 @@ STDERR_BANNER = (
     " is recommended for a better visual experience.\n"
 )
 
+ALLOWED_TOOLS_WARNING = (
+    "Warning: --allowed-tools cli argument and tools.allowed in settings.json are deprecated and will be removed"
+    " in 1.0: Migrate to Policy Engine: https://geminicli.com/docs/core/policy-engine/\n"
+)
+
 BOOL_FLAGS = {
     "-d": "debug", "--debug": "debug", "--skip-trust": "skip_trust", "-y": "yolo", "--yolo": "yolo",
     "--list-sessions": "list_sessions", "-v": "version", "--version": "version", "-h": "help",
@@ -192,9 +197,13 @@ class Store:
         out = []
         for path in sorted(self.chats.glob("session-*.jsonl")):
             state = load(path)
-            if any(m.get("type") == "user" and m.get("id") != CONTEXT_ID for m in state["messages"]):
+            if has_prompt(state):
                 out.append((path, state))
         return sorted(out, key=lambda item: str(item[1]["meta"].get("startTime", "")))
+
+
+def has_prompt(state: dict[str, Any]) -> bool:
+    return any(m.get("type") == "user" and m.get("id") != CONTEXT_ID for m in state["messages"])
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -280,8 +289,13 @@ class Out:
             return
         line = json.dumps({"type": obj.pop("type"), "timestamp": now(), **obj}, ensure_ascii=False)
         with self.lock:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                # Gemini exits 0 at once when its stdout has no reader left: the turn ends
+                # unfinished, the chat as far as it got.
+                os._exit(0)
 
 
 def stats(model: str, input_tokens: int, output_tokens: int, tool_calls: int, ms: int) -> dict[str, Any]:
@@ -304,24 +318,62 @@ def list_directory(cwd: str, dir_path: str) -> str:
         return f"Error listing directory: {exc.strerror}"
     if not names:
         return f"Directory {target} is empty."
-    lines = [f"[DIR] {n}" if os.path.isdir(os.path.join(target, n)) else n for n in names]
+    lines = [
+        f"[DIR] {n}"
+        if os.path.isdir(os.path.join(target, n))
+        else f"{n} ({os.path.getsize(os.path.join(target, n))} bytes)"
+        for n in names
+    ]
     return f"Directory listing for {target}:\n" + "\n".join(lines)
 
 
-def run_tool(name: str, args: dict[str, Any], cwd: str, yolo: bool) -> tuple[str, dict[str, Any] | None]:
-    """``(output, error)`` as the real CLI reports a tool run headless."""
-    if name == "run_shell_command":
-        if not yolo:
-            message = f'Tool "{name}" not found. Did you mean one of: "update_topic", "grep_search", "invoke_agent"?'
-            return message, {"type": "tool_not_registered", "message": message}
-        done = subprocess.run(
-            ["bash", "-c", str(args.get("command", ""))], cwd=cwd, capture_output=True, text=True, check=False
+def shell_allowed(command: str, allowed: list[str]) -> bool | None:
+    """Whether ``--allowed-tools`` lets a shell command run: None when no rule names the shell
+    tool (it is not registered), False when the rules do not cover every command of it
+    (denied by policy). ``run_shell_command(echo hi)`` covers ``echo hi there``, not
+    ``echo hi-there`` nor ``echo hi; touch x``."""
+    rules = [r for r in allowed if r == SHELL or (r.startswith(SHELL + "(") and r.endswith(")"))]
+    if not rules:
+        return None
+    if SHELL in rules:
+        return True
+    prefixes = [r[len(SHELL) + 1 : -1].split() for r in rules]
+    parts = [p.split() for p in re.split(r"&&|\|\||[;|&\n]", command) if p.strip()]
+    return bool(parts) and all(any(words[: len(pre)] == pre for pre in prefixes if pre) for words in parts)
+
+
+SHELL = "run_shell_command"
+NOT_REGISTERED = f'Tool "{SHELL}" not found. Did you mean one of: "update_topic", "grep_search", "invoke_agent"?'
+DENIED_BY_POLICY = "Tool execution denied by policy."
+
+
+def run_tool(
+    name: str, args: dict[str, Any], cwd: str, yolo: bool, allowed: list[str]
+) -> tuple[str, str, dict[str, Any] | None]:
+    """``(display, output, error)`` as the real CLI reports a tool run headless: what its
+    ``tool_result`` event shows, what goes back to the model (and into the chat), the error."""
+    if name == SHELL:
+        verdict = True if yolo else shell_allowed(str(args.get("command", "")), allowed)
+        if verdict is None:
+            return NOT_REGISTERED, NOT_REGISTERED, {"type": "tool_not_registered", "message": NOT_REGISTERED}
+        if verdict is False:
+            return DENIED_BY_POLICY, DENIED_BY_POLICY, {"type": "policy_violation", "message": DENIED_BY_POLICY}
+        done = subprocess.Popen(
+            ["bash", "-c", str(args.get("command", ""))],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
-        output = f"Output: {(done.stdout + done.stderr).strip() or '(empty)'}"
+        display = (done.communicate()[0] or "").strip()
+        output = f"Output: {display or '(empty)'}"
         if done.returncode:
             output += f"\nExit Code: {done.returncode}"
-        return output, None
-    return list_directory(cwd, str(args.get("dir_path", "."))), None
+        output = f"<untrusted_context>\n{output}\nProcess Group PGID: {done.pid}\n</untrusted_context>"
+        return display, output, None
+    listing = list_directory(cwd, str(args.get("dir_path", ".")))
+    return listing, listing, None
 
 
 # --------------------------------------------------------------------------- the turn
@@ -346,6 +398,8 @@ class Turn:
         resume = self.args.get("resume")
         if resume is not None:
             found = store.find(resume) if resume else None
+            if found is not None and not has_prompt(found[1]):
+                found = None  # like Gemini: a chat without a prompt (its only turn failed) is no session
             if found is None and not store.sessions():
                 fail("Error resuming session: No previous sessions found for this project.", 42)
             if found is None:
@@ -364,8 +418,8 @@ class Turn:
             if stray == path:
                 start_recording(chat, store, session_id)
             chat.write({"$set": {"sessionId": session_id}})
-            kept = [rewrite(m) for m in state["messages"] if m.get("id") != CONTEXT_ID]
-            history = [context_message(store), *(m for m in kept if m)]
+            kept = [r for m in state["messages"] if m.get("id") != CONTEXT_ID for r in rewrite(m)]
+            history = [context_message(store), *kept]
             chat.write({"$set": {"messages": history, "lastUpdated": now()}})
             prior = [m for m in state["messages"] if m.get("type") == "user" and is_prompt(m)]
         else:
@@ -413,7 +467,7 @@ class Turn:
             self.out.event({"type": "tool_use", "tool_name": name, "tool_id": call_id, "parameters": tool_args})
             chat.write(message)
             chat.stamp()
-            output, error = run_tool(name, tool_args, self.cwd, self.yolo)
+            display, output, error = run_tool(name, tool_args, self.cwd, self.yolo, self.args.get("allowed_tools", []))
             response = {"error": output} if error else {"output": output}
             function_response = {"functionResponse": {"id": call_id, "name": name, "response": response}}
             result: dict[str, Any] = {
@@ -421,7 +475,7 @@ class Turn:
                 "tool_id": call_id,
                 "status": "error" if error else "success",
             }
-            result["output"] = output
+            result["output"] = display
             if error:
                 result["error"] = error
             self.out.event(result)
@@ -432,7 +486,7 @@ class Turn:
                 "result": [function_response],
                 "status": "error" if error else "success",
                 "timestamp": now(),
-                "resultDisplay": output,
+                "resultDisplay": display,
                 "description": json.dumps(tool_args),
                 "displayName": "Shell" if name == "run_shell_command" else "ReadFolder",
                 "renderOutputAsMarkdown": name != "run_shell_command",
@@ -530,19 +584,32 @@ def is_prompt(message: dict[str, Any]) -> bool:
     return bool(texts) and not texts[0].startswith((R.SESSION_CONTEXT, "System: "))
 
 
-def rewrite(message: dict[str, Any]) -> dict[str, Any]:
-    """A message as a resume's history rewrite holds it: content as parts, no tokens."""
-    out = {"id": message.get("id"), "timestamp": now(), "type": message.get("type")}
+def rewrite(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message as a resume's history rewrite holds it: content as parts, no tokens; a reply's
+    tool calls become ``functionCall`` parts, followed by a ``<id>_response`` copy of their
+    results (before the original result message, which stays)."""
+    out: dict[str, Any] = {"id": message.get("id"), "timestamp": now(), "type": message.get("type")}
     content = message.get("content")
-    if message.get("type") == "gemini":
-        if not content and not message.get("toolCalls"):
-            return {}
-        out["content"] = [{"text": content}] if isinstance(content, str) else content
-        if message.get("toolCalls"):
-            out["toolCalls"] = message["toolCalls"]
-    else:
-        out["content"] = content
-    return out
+    if message.get("type") != "gemini":
+        return [{**out, "content": content}]
+    parts = (
+        [{"text": content}]
+        if isinstance(content, str) and content
+        else list(content or [])
+        if isinstance(content, list)
+        else []
+    )
+    calls = [c for c in message.get("toolCalls") or [] if isinstance(c, dict)]
+    parts += [{"functionCall": {"id": c.get("id"), "name": c.get("name"), "args": c.get("args")}} for c in calls]
+    if not parts:
+        return []
+    rewritten = [{**out, "content": parts}]
+    if calls:
+        results = [r for c in calls for r in c.get("result") or []]
+        rewritten.append(
+            {"id": f"{message.get('id')}_response", "timestamp": out["timestamp"], "type": "user", "content": results}
+        )
+    return rewritten
 
 
 def split3(text: str) -> list[str]:
@@ -583,6 +650,8 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(HELP)
         return 0
     sys.stderr.write(STDERR_BANNER)
+    if args.get("allowed_tools"):
+        sys.stderr.write(ALLOWED_TOOLS_WARNING)
     cwd = os.getcwd()
     if args.get("list_sessions"):
         return list_sessions(cwd)

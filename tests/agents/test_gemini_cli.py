@@ -179,3 +179,23 @@ def test_errors_of_ids(gemini_agent: GeminiAgent, cwd: Path) -> None:
     assert outcome.status == "failed" and "Invalid session identifier" in (outcome.last_error or "")
     bad = gemini_agent.run(["--session-id", "my.custom", "-o", "stream-json"], cwd, "x")
     assert bad.returncode == 1 and 'Invalid session ID "my.custom"' in bad.stderr
+
+
+def test_a_resume_after_a_tool_turn_keeps_one_result_per_call(gemini_agent: GeminiAgent, cwd: Path) -> None:
+    """The resume's history rewrite adds a ``<reply id>_response`` copy of the tool results."""
+    session_id = sid()
+    assert run_turn(gemini_agent, cwd, "[[tool]]", session_id, model=FAST_MODEL)[1].status == "completed"
+    run, outcome = run_turn(gemini_agent, cwd, "next", session_id, resume=True, model=FAST_MODEL)
+    assert outcome.status == "completed", run.stderr
+    path, summary = session_chat(gemini_agent, session_id)
+    messages = messages_of(path)
+    assert message_shape(messages) == [
+        ("user", ["text"], False),
+        ("assistant", ["tool_use"], False),
+        ("user", ["tool_result"], False),
+        ("assistant", ["text"], False),
+        ("user", ["text"], False),
+        ("assistant", ["text"], False),
+    ]
+    assert summary.message_count == 6
+    assert messages[2].content[0].tool_use_id == messages[1].content[0].id  # type: ignore[union-attr]

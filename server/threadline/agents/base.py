@@ -197,6 +197,8 @@ class AdapterDefaults:
     """What an adapter need not write when its agent has nothing special there."""
 
     supports_fork = True
+    hold_output = False
+    """True when the agent must hold its own stdout/stderr read ends (``SpawnSpec.hold_output``)."""
 
     def project_transcripts(self, cwd: str) -> list[Path]:
         """The agent does not keep a project's sessions together: a listing relies on the watcher."""

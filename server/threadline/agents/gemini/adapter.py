@@ -35,6 +35,9 @@ class GeminiAdapter(AdapterDefaults):
     command_setting = "agents.gemini.command"
     mints_session_id = True
     supports_fork = False
+    hold_output = True
+    """Gemini exits (0, its turn unfinished) at its first write to a stdout nobody reads: it
+    holds its own pipes' read ends, so a turn outlives a restart of the server (``runs.py``)."""
 
     def __init__(self, home: Path, command: AgentCommand) -> None:
         self.home = home

@@ -137,6 +137,25 @@ def _search_texts(record: dict[str, Any], kind: str) -> list[str]:
     return [t for t in out if t]
 
 
+def _is_response_copy(message_id: str, placed: dict[str, int]) -> bool:
+    """A resume's rewrite turns a reply's tool calls into ``functionCall`` parts and follows it
+    with ``<reply id>_response``, a copy of the tool results that the original result message
+    (kept right after it) already holds: one tool call, one result."""
+    return message_id.endswith(_RESPONSE_COPY) and message_id[: -len(_RESPONSE_COPY)] in placed
+
+
+_RESPONSE_COPY = "_response"
+
+
+def _tool_calls(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """A reply's tool calls: ``toolCalls``, else (a rewritten reply) its ``functionCall`` parts."""
+    calls = [c for c in record.get("toolCalls") or [] if isinstance(c, dict)]
+    if calls:
+        return calls
+    parts = _parts(record.get("content"))
+    return [dict(p["functionCall"]) for p in parts if isinstance(p.get("functionCall"), dict)]
+
+
 def _denied(record: dict[str, Any]) -> bool:
     """Whether a reply's tool calls include one Gemini refused for want of approval."""
     for call in record.get("toolCalls") or []:
@@ -239,8 +258,8 @@ class ChatFold:
         if kind == "reply":
             entry["tokens"] = [tokens_in, tokens_out, cached] if isinstance(record.get("tokens"), dict) else None
             entry["model"] = record.get("model") if isinstance(record.get("model"), str) else None
-            entry["empty"] = not _texts(_parts(record.get("content"))) and not record.get("toolCalls")
-            entry["tools"] = bool(record.get("toolCalls"))
+            entry["empty"] = not _texts(_parts(record.get("content"))) and not _tool_calls(record)
+            entry["tools"] = bool(_tool_calls(record))
             entry["denied"] = _denied(record)
         elif kind == "system":
             entry["error"] = record.get("type") == "error"
@@ -293,6 +312,8 @@ class ChatFold:
         self.entries, self.index = [], {}
         for record in messages:
             if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+                continue
+            if _is_response_copy(record["id"], self.index):
                 continue
             kind = _kind(record)
             if kind == "context":
@@ -442,7 +463,8 @@ class ChatSummarizer:
         return texts
 
     def state(self) -> dict[str, Any]:
-        return {"fold": self._fold.state(), "hint": self._hint}
+        """The fold to go on from, and the summary (the catalog's ``FileRow.summary`` reads it)."""
+        return {"fold": self._fold.state(), "hint": self._hint, "summary": self.summary.to_dict()}
 
 
 # -------------------------------------------------------------------------- messages
@@ -504,11 +526,8 @@ def to_message(entry: dict[str, Any]) -> Message:
             if text:
                 blocks.append(ThinkingBlock(text=text))
     blocks.extend(TextBlock(text=t) for t in _texts(parts) if t)
-    for call in record.get("toolCalls") or []:
-        if isinstance(call, dict):
-            blocks.append(
-                ToolUseBlock(id=str(call.get("id", "")), name=str(call.get("name", "")), input=call.get("args"))
-            )
+    for call in _tool_calls(record):
+        blocks.append(ToolUseBlock(id=str(call.get("id", "")), name=str(call.get("name", "")), input=call.get("args")))
     usage = None
     tokens = entry.get("tokens")
     if tokens:

@@ -17,6 +17,10 @@ from threadline.agents.gemini.paths import GeminiPaths
 from threadline.jsonl import parse_line
 from threadline.protocol import Usage
 
+REFUSALS = frozenset({"tool_not_registered", "policy_violation"})
+"""How headless Gemini refuses a tool that needs approval: not registered without any rule
+for it, "denied by policy" when ``--allowed-tools`` rules exist but do not cover the call."""
+
 
 class GeminiTurnMonitor:
     """Implements ``TurnMonitor`` (ADAPTER.md) for Gemini CLI."""
@@ -54,7 +58,7 @@ class GeminiTurnMonitor:
         if kind == "tool_result":
             error = event.get("error")
             name = self._tools.get(str(event.get("tool_id", "")), "")
-            if isinstance(error, dict) and name in APPROVAL_TOOLS and error.get("type") == "tool_not_registered":
+            if isinstance(error, dict) and name in APPROVAL_TOOLS and error.get("type") in REFUSALS:
                 self.denied = True
             return True
         if kind == "error":
