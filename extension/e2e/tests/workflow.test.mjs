@@ -126,8 +126,21 @@ describe('workflows', { timeout: 240_000 }, () => {
             await row.locator('.codicon-sync.codicon-modifier-spin').waitFor({ timeout: TIMEOUT });
             const web = vscode.webview();
             await web.locator('#status', { hasText: 'Running' }).waitFor({ timeout: TIMEOUT });
+            // While the reply is written the row is not redrawn: each redraw rebuilt its inline
+            // buttons, and a click whose press and release straddled one was lost (this test
+            // failed 1 run in 4 that way under load).
+            const streamed = web.locator('#live .text.streaming');
+            await streamed.waitFor({ timeout: TIMEOUT });
             await row.hover();
-            await row.locator('.action-label[aria-label="Cancel Running Turn"]').click();
+            const cancel = row.locator('.action-label[aria-label="Cancel Running Turn"]');
+            await cancel.evaluate((el) => {
+                el.dataset.e2eMark = 'first';
+            });
+            const words = (t) => (t.match(/\bw\d+/g) ?? []).length;
+            const before = words(await streamed.innerText());
+            await waitFor('four more streamed words', async () => words(await streamed.innerText()) >= before + 4);
+            assert.equal(await cancel.getAttribute('data-e2e-mark'), 'first', 'the row was redrawn while only the streaming text changed');
+            await cancel.click();
             await vscode.row(SLOW).filter({ hasText: 'cancelled' }).waitFor({ timeout: TIMEOUT });
             assert.equal(await vscode.rowImageIcon(row), 'claude.svg');
             await web.locator('#status', { hasText: 'Cancelled' }).waitFor({ timeout: TIMEOUT });
