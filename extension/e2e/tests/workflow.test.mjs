@@ -1,8 +1,8 @@
 // Workflows from VS Code: start one from the palette and watch it run live in the tree and
 // the transcript (the reply growing as the agent writes it), resume it from the composer
 // under the same id, make it the active session, cancel a streaming turn, approve a denied
-// tool (which then really runs), and get notified when a turn ends waiting for the user. One VS Code instance for the file,
-// the real Threadline server, and the fake claude agent.
+// tool (which then really runs), and get notified when a turn ends waiting for the user.
+// One VS Code instance for the file, the real Threadline server, and the fake claude agent.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
