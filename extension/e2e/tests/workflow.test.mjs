@@ -23,6 +23,9 @@ describe('workflows', { timeout: 240_000 }, () => {
     before(async () => {
         vs = await launch({ name: 'workflow' });
         await vs.vscode.openThreadline();
+        // The server answered its first list: commands work from here on, so each test can
+        // also run alone (--test-name-pattern).
+        await vs.vscode.sessionsPane.getByText('No agent sessions in this workspace yet.').waitFor({ timeout: TIMEOUT });
     });
 
     after(async () => {
