@@ -219,6 +219,7 @@ describe('workflows', { timeout: 240_000 }, () => {
             assert.equal(await approval.isVisible(), false, 'nothing left to approve');
             // The tree catches up: waiting, running again, then done (the agent's icon back).
             await waitFor('the row to show the completed session', async () => (await vscode.rowImageIcon(vscode.row(DENIED))) === 'claude.svg');
+            await vs.screenshot('webview-approved.png');
             assert.equal(await vscode.notification('is waiting for you').count(), 0);
         }));
 
