@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the end-to-end tests: real VS Code (code-server 4.100.3) in headless Chromium, the
-// extension, the real Threadline server and the fake claude agent.
+// extension, the real Threadline server and the fake agents of tests/agents (claude; codex
+// and gemini in agents.test.mjs).
 //
 //   node e2e/run.mjs [--vsix FILE] [test file ...]
 //

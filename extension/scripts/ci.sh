@@ -2,7 +2,7 @@
 # CI for the VS Code extension, from a fresh clone on a fresh machine (Debian/Ubuntu):
 # system packages, npm ci, build, lint, unit tests, the VSIX, then the end-to-end tests in
 # a real VS Code (code-server 4.100.3 + Chromium) against that packaged VSIX, the real
-# Threadline server and the fake claude agent.
+# Threadline server and the fake agents (claude, codex, gemini).
 #
 # Needs Node 20 and npm on PATH. Installs the apt packages it needs when they are missing.
 # Environment: THREADLINE_SERVER (default <repo>/.venv/bin/threadline, made with

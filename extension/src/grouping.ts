@@ -224,3 +224,28 @@ export function matchesFilter(session: SessionInfo, query: string): boolean {
     return [session.title, session.sessionId, session.agent, session.skill ?? '']
         .some((field) => (field ?? '').toLowerCase().includes(q));
 }
+
+/**
+ * Everything the tree shows of these groups, as one string: the tree redraws only when it
+ * changes. A running turn is reported every 50 ms while its reply is written (the text is
+ * for the transcript, not the tree), and each redraw rebuilds every row with its inline
+ * buttons: a click whose press and release straddle one (Cancel Running Turn, say) was lost.
+ */
+export function treeRenderKey(groups: readonly SessionGroup[], now: number): string {
+    return JSON.stringify(
+        groups.map((g) => [
+            g.id,
+            g.label,
+            g.sessions.map((s) => [
+                s.sessionId,
+                sessionLabel(s),
+                sessionDescription(s, now),
+                rowIcon(s),
+                sessionTooltipLines(s),
+                sessionContextValue(s),
+                s.active,
+                s.status,
+            ]),
+        ]),
+    );
+}

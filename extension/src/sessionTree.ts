@@ -16,6 +16,7 @@ import {
     sessionDescription,
     sessionLabel,
     sessionTooltipLines,
+    treeRenderKey,
     type GroupId,
 } from './grouping';
 import type { SessionInfo } from './protocol';
@@ -45,6 +46,8 @@ export class SessionTreeProvider implements vscode.TreeDataProvider<TreeNode>, v
     private groups: GroupNode[] = [];
     private readonly parents = new Map<string, GroupNode>();
     private now = Date.now();
+    /** What the tree last drew (see {@link treeRenderKey}). */
+    private drawn = '';
 
     constructor(
         private readonly store: SessionStore,
@@ -54,10 +57,18 @@ export class SessionTreeProvider implements vscode.TreeDataProvider<TreeNode>, v
         this.rebuild();
     }
 
-    /** Recomputes the groups (relative times included) and redraws. */
+    /**
+     * Recomputes the groups (relative times included) and redraws when anything shown
+     * changed. Commands look a row's session up in the store by id, so an unchanged row
+     * that keeps an older copy of its session acts on the current one.
+     */
     refresh(): void {
         this.rebuild();
-        this.changeEmitter.fire();
+        const key = treeRenderKey(this.groups, this.now);
+        if (key !== this.drawn) {
+            this.drawn = key;
+            this.changeEmitter.fire();
+        }
     }
 
     /** The node of a session, for `TreeView.reveal`. */

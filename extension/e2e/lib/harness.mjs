@@ -149,7 +149,7 @@ function userSettings() {
  * and code-server is a remote window, so they go into the remote ("Machine") settings, as
  * a user of code-server or Remote-SSH would put them.
  */
-function machineSettings({ server, fakeClaude, claudeDir, serverLog, agentEnv, serverCommand }) {
+function machineSettings({ server, fakeClaude, claudeDir, serverLog, agentEnv, serverCommand, settings }) {
     return {
         'threadline.server.command': serverCommand ?? [server, '-vv', '--log-file', serverLog, 'serve'],
         'threadline.claude.configDir': claudeDir,
@@ -159,6 +159,28 @@ function machineSettings({ server, fakeClaude, claudeDir, serverLog, agentEnv, s
         // never asks which agent; the picker itself is unit-tested.
         'threadline.codex.command': ['/nonexistent/threadline-e2e/codex'],
         'threadline.gemini.command': ['/nonexistent/threadline-e2e/gemini'],
+        ...settings,
+    };
+}
+
+/** The fake `codex` and `gemini` of tests/agents/bin, each with its own home under `root`. */
+export function fakeAgentSettings(root) {
+    const codexHome = path.join(root, 'codex-home');
+    const geminiHome = path.join(root, 'gemini-home');
+    fs.mkdirSync(codexHome, { recursive: true });
+    fs.mkdirSync(geminiHome, { recursive: true });
+    const bin = path.join(REPO_DIR, 'tests', 'agents', 'bin');
+    return {
+        codexHome,
+        geminiHome,
+        settings: {
+            'threadline.codex.command': [path.join(bin, 'codex')],
+            'threadline.codex.home': codexHome,
+            'threadline.gemini.command': [path.join(bin, 'gemini')],
+            'threadline.gemini.home': geminiHome,
+            // What a headless Gemini CLI needs: a trusted folder and a key (the fake checks both).
+            'threadline.gemini.env': { GEMINI_CLI_TRUST_WORKSPACE: 'true', GEMINI_API_KEY: 'e2e-fake-key' },
+        },
     };
 }
 
@@ -166,7 +188,7 @@ function machineSettings({ server, fakeClaude, claudeDir, serverLog, agentEnv, s
  * Starts code-server + Chromium on a fresh workspace. `prepare({workspace, claudeDir})` may
  * write fixtures before VS Code starts. Returns the page and helpers; call `close()` after.
  */
-export async function launch({ name, prepare, agentEnv, serverCommand, requireAgent = true } = {}) {
+export async function launch({ name, prepare, agentEnv, serverCommand, settings, requireAgent = true } = {}) {
     const tools = locate({ requireAgent });
     if (tools.problems.length > 0) {
         throw new Error(`e2e prerequisites missing:\n  ${tools.problems.join('\n  ')}`);
@@ -187,13 +209,15 @@ export async function launch({ name, prepare, agentEnv, serverCommand, requireAg
     }
     fs.writeFileSync(path.join(workspace, 'README.md'), '# e2e workspace\n');
     const extra = prepare ? await prepare({ root, workspace, claudeDir }) : undefined;
+    // Extra Threadline settings: an object, or a function of the throw-away folders.
+    const moreSettings = typeof settings === 'function' ? settings({ root, workspace, claudeDir }) : settings;
 
     const pkg = JSON.parse(fs.readFileSync(path.join(tools.extension, 'package.json'), 'utf8'));
     fs.symlinkSync(tools.extension, path.join(extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`), 'dir');
     fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(userSettings(), null, 2));
     fs.writeFileSync(
         path.join(userDataDir, 'Machine', 'settings.json'),
-        JSON.stringify(machineSettings({ ...tools, claudeDir, serverLog, agentEnv, serverCommand }), null, 2),
+        JSON.stringify(machineSettings({ ...tools, claudeDir, serverLog, agentEnv, serverCommand, settings: moreSettings }), null, 2),
     );
 
     const port = await freePort();
@@ -358,7 +382,7 @@ export async function launch({ name, prepare, agentEnv, serverCommand, requireAg
         /** Rewrites the Threadline (machine) settings, as a user editing them would. */
         setThreadlineSettings(overrides = {}) {
             const file = path.join(userDataDir, 'Machine', 'settings.json');
-            const settings = { ...machineSettings({ ...tools, claudeDir, serverLog, agentEnv }), ...overrides };
+            const settings = { ...machineSettings({ ...tools, claudeDir, serverLog, agentEnv, settings: moreSettings }), ...overrides };
             fs.writeFileSync(file, JSON.stringify(settings, null, 2));
         },
         /** The text of the extension's "Threadline" log (with the protocol trace). */
@@ -506,6 +530,31 @@ export class Workbench {
         await input.fill(text);
         await input.press('Enter');
         await titleEl.waitFor({ state: 'hidden', timeout: TIMEOUT });
+    }
+
+    /**
+     * Waits for the quick pick whose title is `title`, filters it by `label` and accepts the
+     * item with that label. Returns the labels and descriptions the pick offered first.
+     */
+    async pick(title, label) {
+        const widget = this.page.locator('.quick-input-widget');
+        const exact = new RegExp(`^\\s*${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+        const titleEl = widget.locator('.quick-input-title', { hasText: exact });
+        await titleEl.waitFor({ timeout: TIMEOUT });
+        const rows = widget.locator('.quick-input-list .monaco-list-row');
+        await rows.first().waitFor({ timeout: TIMEOUT });
+        const offered = await rows.evaluateAll((els) =>
+            els.map((e) => ({
+                label: (e.querySelector('.label-name')?.textContent ?? '').trim(),
+                description: (e.querySelector('.label-description')?.textContent ?? '').trim(),
+            })),
+        );
+        const input = widget.locator('.quick-input-box input');
+        await input.fill(label);
+        await widget.locator('.quick-input-list .monaco-list-row.focused', { hasText: label }).waitFor({ timeout: TIMEOUT });
+        await input.press('Enter');
+        await titleEl.waitFor({ state: 'hidden', timeout: TIMEOUT });
+        return offered;
     }
 
     /**

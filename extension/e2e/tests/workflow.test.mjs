@@ -1,8 +1,11 @@
 // Workflows from VS Code: start one from the palette and watch it run live in the tree and
-// the transcript, resume it from the composer under the same id, make it the active session,
-// and get notified when a turn ends waiting for the user. One VS Code instance for the file,
-// the real Threadline server, and the fake claude agent.
+// the transcript (the reply growing as the agent writes it), resume it from the composer
+// under the same id, make it the active session, cancel a streaming turn, approve a denied
+// tool (which then really runs), and get notified when a turn ends waiting for the user.
+// One VS Code instance for the file, the real Threadline server, and the fake claude agent.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { launch, TIMEOUT, waitFor, withDiagnostics } from '../lib/harness.mjs';
 
@@ -10,6 +13,7 @@ const PROMPT = 'explain the cache layer [[thinking]] [[slow:4]]';
 const FOLLOW_UP = 'now add a regression test [[slow:2]]';
 const DENIED = 'tidy the build folder [[tool:bash:touch approved.txt]]';
 const SLOW = 'count to a thousand [[slow:60]]';
+const APPROVED = 'Approved. Go ahead and run it. [[tool:bash:touch approved.txt]]';
 const DENIED_AGAIN = 'make a note [[tool:bash:touch note.txt]]';
 
 describe('workflows', { timeout: 240_000 }, () => {
@@ -19,6 +23,9 @@ describe('workflows', { timeout: 240_000 }, () => {
     before(async () => {
         vs = await launch({ name: 'workflow' });
         await vs.vscode.openThreadline();
+        // The server answered its first list: commands work from here on, so each test can
+        // also run alone (--test-name-pattern).
+        await vs.vscode.sessionsPane.getByText('No agent sessions in this workspace yet.').waitFor({ timeout: TIMEOUT });
     });
 
     after(async () => {
@@ -27,7 +34,7 @@ describe('workflows', { timeout: 240_000 }, () => {
 
     const dumpOnFailure = (fn) => withDiagnostics(vs, fn);
 
-    test('Start Workflow adds a running item that completes while the webview fills live', () =>
+    test('Start Workflow adds a running item that completes while the webview streams the reply as it is written', () =>
         dumpOnFailure(async () => {
             const { vscode, page } = vs;
             await vscode.sessionsPane.getByText('No agent sessions in this workspace yet.').waitFor({ timeout: TIMEOUT });
@@ -55,8 +62,21 @@ describe('workflows', { timeout: 240_000 }, () => {
             assert.equal(await status.innerText(), 'Running', 'the first part of the reply shows while the turn runs');
             assert.equal(await thinking.getAttribute('open'), null, 'thinking is collapsed');
             assert.equal(await web.locator('.msg.role-assistant', { hasText: 'stub reply #1' }).count(), 0);
-            // The working indicator below the conversation while the turn runs.
-            await web.locator('#live .working', { hasText: /working…|writing…/ }).waitFor({ timeout: TIMEOUT });
+            // The reply as it is written (session/updated.streaming from the agent's partial
+            // messages): the live text grows while the turn runs, before any reply Message.
+            const live = web.locator('#live .text.streaming');
+            await live.filter({ hasText: /\bw1\b/ }).waitFor({ timeout: TIMEOUT });
+            const early = (await live.innerText()).trim();
+            await web.locator('#live .working', { hasText: 'writing…' }).waitFor({ timeout: TIMEOUT });
+            const later = await waitFor('the streaming text to grow', async () => {
+                const text = (await live.innerText()).trim();
+                return text.length > early.length ? text : undefined;
+            });
+            assert.ok(later.startsWith(early), `the text grows at its end: ${JSON.stringify(early)} → ${JSON.stringify(later)}`);
+            assert.match(later, /^w0 w1 w2\b/);
+            assert.equal(await status.innerText(), 'Running', 'the text grows while the turn runs');
+            assert.equal(await web.locator('.msg.role-assistant', { hasText: 'stub reply #1' }).count(), 0, 'no final reply yet');
+            assert.equal(await row.locator('.codicon-sync.codicon-modifier-spin').count(), 1, 'the row still spins');
             // The composer says why it is disabled.
             assert.equal(await web.locator('#prompt').isDisabled(), true);
             assert.match(await web.locator('#composer-reason').innerText(), /turn is running/i);
@@ -65,6 +85,8 @@ describe('workflows', { timeout: 240_000 }, () => {
             // The same assistant Message grows: the reply text replaces it at its index.
             const reply = web.locator('.msg.role-assistant', { hasText: 'stub reply #1 to: explain the cache layer' });
             await reply.waitFor({ timeout: TIMEOUT });
+            // The final Message replaces the live text, which held its beginning.
+            assert.ok((await reply.locator('.text').innerText()).trim().startsWith(later), 'the final reply continues the streamed text');
             assert.equal(await web.locator('.msg.role-assistant').count(), 1, 'the grown message replaced the old one');
             assert.equal(await reply.locator('details.thinking').count(), 1, 'thinking and text in one message');
             await status.filter({ hasText: 'Completed' }).waitFor({ timeout: TIMEOUT });
@@ -126,8 +148,21 @@ describe('workflows', { timeout: 240_000 }, () => {
             await row.locator('.codicon-sync.codicon-modifier-spin').waitFor({ timeout: TIMEOUT });
             const web = vscode.webview();
             await web.locator('#status', { hasText: 'Running' }).waitFor({ timeout: TIMEOUT });
+            // While the reply is written the row is not redrawn: each redraw rebuilt its inline
+            // buttons, and a click whose press and release straddled one was lost (this test
+            // failed 1 run in 4 that way under load).
+            const streamed = web.locator('#live .text.streaming');
+            await streamed.waitFor({ timeout: TIMEOUT });
             await row.hover();
-            await row.locator('.action-label[aria-label="Cancel Running Turn"]').click();
+            const cancel = row.locator('.action-label[aria-label="Cancel Running Turn"]');
+            await cancel.evaluate((el) => {
+                el.dataset.e2eMark = 'first';
+            });
+            const words = (t) => (t.match(/\bw\d+/g) ?? []).length;
+            const before = words(await streamed.innerText());
+            await waitFor('four more streamed words', async () => words(await streamed.innerText()) >= before + 4);
+            assert.equal(await cancel.getAttribute('data-e2e-mark'), 'first', 'the row was redrawn while only the streaming text changed');
+            await cancel.click();
             await vscode.row(SLOW).filter({ hasText: 'cancelled' }).waitFor({ timeout: TIMEOUT });
             assert.equal(await vscode.rowImageIcon(row), 'claude.svg');
             await web.locator('#status', { hasText: 'Cancelled' }).waitFor({ timeout: TIMEOUT });
@@ -136,7 +171,7 @@ describe('workflows', { timeout: 240_000 }, () => {
             assert.ok(!texts.some((t) => /^Running/.test(t)), texts.join('\n'));
         }));
 
-    test('a denied tool call offers Allow and continue in the transcript, with no toast while it is in view', () =>
+    test('a denied tool call offers Allow and continue in the transcript (no toast while in view); once approved the tool runs', () =>
         dumpOnFailure(async () => {
             const { vscode } = vs;
             await vscode.runCommand('Threadline: Start Workflow');
@@ -159,15 +194,32 @@ describe('workflows', { timeout: 240_000 }, () => {
             await vs.screenshot('webview-approval.png');
             assert.equal(await vscode.notification('is waiting for you').count(), 0, 'no toast for the transcript in view');
             // Allow and continue, with an edited prompt: the same session resumes with the rule.
-            await web.locator('#approval-prompt').fill('Approved. Go ahead and run it.');
+            // The agent calls a tool only when the prompt asks (as the stub model does), so the
+            // follow-up repeats the request; the grant is what lets the same command run now.
+            const id = (await web.locator('#session-id').innerText()).trim();
+            const made = path.join(vs.workspace, 'approved.txt');
+            assert.equal(fs.existsSync(made), false, 'the denied command did not run');
+            await web.locator('#approval-prompt').fill(APPROVED);
             await web.locator('#allow-rule').click();
             await approval.waitFor({ state: 'hidden', timeout: TIMEOUT });
             await web.locator('.msg.role-user', { hasText: 'Approved. Go ahead and run it.' }).waitFor({ timeout: TIMEOUT });
             await waitFor('session/resume with the rule', () =>
-                /Sending request 'session\/resume - \(\d+\)'\.\n[^\n]*Params: \{[^}]*"prompt": "Approved\. Go ahead and run it\.",\s*"allowedTools": \[\s*"Bash\(touch:\*\)"\s*\]/.test(vs.threadlineLog()),
+                /Sending request 'session\/resume - \(\d+\)'\.\n[^\n]*Params: \{[^}]*"sessionId": "[^"]+",\s*"prompt": "Approved\. Go ahead and run it\. [^"]*",\s*"allowedTools": \[\s*"Bash\(touch:\*\)"\s*\]/.test(vs.threadlineLog()),
             );
-            await web.locator('#status', { hasText: /Completed|Waiting for you/ }).waitFor({ timeout: TIMEOUT });
-            await web.locator('#status', { hasText: 'Running' }).waitFor({ state: 'detached', timeout: TIMEOUT }).catch(() => undefined);
+            // The tool ran for real: the file is in the workspace, and the transcript shows the
+            // second tool call with its (successful) result; the turn completes, same id.
+            await web.locator('#status', { hasText: 'Completed' }).waitFor({ timeout: TIMEOUT });
+            assert.equal(fs.existsSync(made), true, 'the approved command made approved.txt in the workspace');
+            const uses = web.locator('details.tool-use[data-tool="Bash"]', { hasText: 'touch approved.txt' });
+            assert.equal(await uses.count(), 2, 'the denied call and the approved one');
+            const results = await web.locator('details.tool-result').evaluateAll((els) => els.map((e) => e.classList.contains('error')));
+            assert.deepEqual(results, [true, false], 'denied, then run');
+            await web.locator('.msg.role-assistant', { hasText: 'stub saw tool result' }).last().waitFor({ timeout: TIMEOUT });
+            assert.equal((await web.locator('#session-id').innerText()).trim(), id, 'same session id');
+            assert.equal(await approval.isVisible(), false, 'nothing left to approve');
+            // The tree catches up: waiting, running again, then done (the agent's icon back).
+            await waitFor('the row to show the completed session', async () => (await vscode.rowImageIcon(vscode.row(DENIED))) === 'claude.svg');
+            await vs.screenshot('webview-approved.png');
             assert.equal(await vscode.notification('is waiting for you').count(), 0);
         }));
 

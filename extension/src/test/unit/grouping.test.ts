@@ -13,6 +13,7 @@ import {
     sessionLabel,
     sessionTooltipLines,
     statusIcon,
+    treeRenderKey,
 } from '../../grouping';
 import type { Status } from '../../protocol';
 import { iso, local, session } from './fixtures';
@@ -147,4 +148,25 @@ test('Start Workflow asks for the agent only when the server runs more than one'
         ['gemini', 'claude', 'aider', 'codex'],
         'the last one used first, an agent only the server knows included',
     );
+});
+
+test('the tree redraws only when something it shows changed, not for each streamed word', () => {
+    const running = session({ status: 'running', updatedAt: iso(now - 5_000) });
+    const key = (...sessions: ReturnType<typeof session>[]) => treeRenderKey(groupSessions(sessions, now), now);
+    const base = key(running);
+    // A session/updated that only carries more streaming text repeats the same SessionInfo.
+    assert.equal(key({ ...running }), base);
+    assert.equal(key({ ...running, pid: 4242, transcriptPath: '/t.jsonl' }), base, 'nothing the tree shows');
+    for (const [what, changed] of [
+        ['status', { ...running, status: 'cancelled' as const }],
+        ['title', { ...running, title: 'Something else' }],
+        ['cost', { ...running, usage: { ...running.usage!, costUsd: 0.5 } }],
+        ['tokens (tooltip)', { ...running, usage: { ...running.usage!, outputTokens: 9_000 } }],
+        ['message count (tooltip)', { ...running, messageCount: 9 }],
+        ['active', { ...running, active: true }],
+        ['relative time', { ...running, updatedAt: iso(now - 3 * 3_600_000) }],
+    ] as const) {
+        assert.notEqual(key(changed), base, what);
+    }
+    assert.notEqual(key(running, session({ sessionId: '22222222-2222-4222-8222-222222222222' })), base, 'a new row');
 });
