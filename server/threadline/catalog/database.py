@@ -18,7 +18,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(__package__)  # log lines name the package, as before the split
 
 SCHEMA_VERSION = 2
 DB_NAME = "catalog.sqlite3"

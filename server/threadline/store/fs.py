@@ -26,7 +26,7 @@ LOCK_TIMEOUT = 30.0
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
-_log = logging.getLogger(__name__)
+_log = logging.getLogger(__package__)  # log lines name the package, as before the split
 
 
 def file_stamp() -> str:

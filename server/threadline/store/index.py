@@ -18,7 +18,7 @@ from threadline.store.fs import atomic_write, encode_json, rename_aside, warn_on
 from threadline.store.layout import INDEX_LOCK_NAME, StoreLayout
 from threadline.store.models import STORE_VERSION, IndexEntry, IndexFile, newest_first
 
-_log = logging.getLogger(__name__)
+_log = logging.getLogger(__package__)  # log lines name the package, as before the split
 
 
 class StoreIndex(StoreLayout):

@@ -46,7 +46,7 @@ SESSION_LOCK_NAME = ".metadata.lock"
 INDEX_LOCK_NAME = ".index.lock"
 MARKERS_LOCK_NAME = ".markers.lock"
 
-_log = logging.getLogger(__name__)
+_log = logging.getLogger(__package__)  # log lines name the package, as before the split
 
 
 class StoreLayout:
