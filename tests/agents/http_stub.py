@@ -15,6 +15,7 @@ import json
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
@@ -187,6 +188,11 @@ class StubServer:
         """Logged requests answered with 404."""
         with self._lock:
             return [e for e in self.requests if e["status"] == 404]
+
+
+def stub_id(prefix: str) -> str:
+    """A random id in the API's own style (``msg_stub_…``, ``req_stub_…``)."""
+    return prefix + uuid.uuid4().hex[:20]
 
 
 def split3(text: str) -> list[str]:

@@ -41,14 +41,13 @@ from __future__ import annotations
 import json
 import re
 import sys
-import uuid
 from typing import Any
 
 try:
-    from tests.agents.http_stub import StubHandler, StubServer, serve_main, split3
+    from tests.agents.http_stub import StubHandler, StubServer, serve_main, split3, stub_id
     from tests.agents.replies import TOOL_TEXT, thinking_block, tool_use_block
 except ImportError:  # run as a script: this file's folder is first on sys.path
-    from http_stub import StubHandler, StubServer, serve_main, split3  # type: ignore[no-redef]
+    from http_stub import StubHandler, StubServer, serve_main, split3, stub_id  # type: ignore[no-redef]
     from replies import TOOL_TEXT, thinking_block, tool_use_block  # type: ignore[no-redef]
 
 STUB_MODEL = "claude-opus-4-8"
@@ -67,6 +66,16 @@ def find_markers(text: str) -> dict[str, str | None]:
     for m in MARKER_RE.finditer(text):
         found.setdefault(m.group(1), m.group(2))
     return found
+
+
+def slow_words(arg: str | None) -> tuple[float, list[str]]:
+    """The seconds of a ``[[slow:N]]`` marker (20 by default) and the words streamed over them."""
+    try:
+        seconds = float(arg) if arg else DEFAULT_SLOW_SECONDS
+    except ValueError:
+        seconds = DEFAULT_SLOW_SECONDS
+    seconds = max(0.0, seconds)
+    return seconds, [f"w{i} " for i in range(max(1, round(seconds / SLOW_WORD_INTERVAL)))]
 
 
 def newest_user_content(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str, Any]]]:
@@ -107,10 +116,6 @@ def tool_result_text(block: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _short_id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:20]
-
-
 class Reply:
     """The planned answer to one ``/v1/messages`` request."""
 
@@ -142,21 +147,14 @@ def plan_reply(body: dict[str, Any], number: int) -> Reply:
     if "thinking" in markers:
         reply.blocks.append(thinking_block(prompt))
     if "tool" in markers:
-        block = tool_use_block(markers["tool"], _short_id("toolu_stub_"))
+        block = tool_use_block(markers["tool"], stub_id("toolu_stub_"))
         reply.blocks.append({"type": "text", "text": TOOL_TEXT})
         reply.blocks.append(block)
         reply.stop_reason = "tool_use"
         return reply
     final = f"stub reply #{number} to: {prompt}"
     if "slow" in markers:
-        arg = markers["slow"]
-        try:
-            seconds = float(arg) if arg else DEFAULT_SLOW_SECONDS
-        except ValueError:
-            seconds = DEFAULT_SLOW_SECONDS
-        reply.slow_seconds = max(0.0, seconds)
-        count = max(1, round(reply.slow_seconds / SLOW_WORD_INTERVAL))
-        reply.slow_words = [f"w{i} " for i in range(count)]
+        reply.slow_seconds, reply.slow_words = slow_words(markers["slow"])
         final = "".join(reply.slow_words) + final
     reply.blocks.append({"type": "text", "text": final})
     return reply
@@ -216,13 +214,13 @@ class _StubHandler(StubHandler):
             self._answer(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "bad JSON"}})
             return
         reply = plan_reply(body, number)
-        request_id = _short_id("req_stub_")
+        request_id = stub_id("req_stub_")
         self._log_raw(raw, reply.status)
         if reply.error is not None:
             self._answer(reply.status, reply.error, request_id)
             return
         model = body.get("model") or STUB_MODEL
-        message_id = _short_id("msg_stub_")
+        message_id = stub_id("msg_stub_")
         output_tokens = 10 + sum(len(json.dumps(b)) for b in reply.blocks) // 4
         if not body.get("stream"):
             message = {

@@ -36,16 +36,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-import uuid
 from typing import Any
 
 try:
-    from tests.agents.http_stub import StubHandler, StubServer, serve_main
-    from tests.agents.messages_stub import DEFAULT_SLOW_SECONDS, SLOW_WORD_INTERVAL, find_markers
+    from tests.agents.http_stub import StubHandler, StubServer, serve_main, stub_id
+    from tests.agents.messages_stub import SLOW_WORD_INTERVAL, find_markers, slow_words
     from tests.agents.replies import DEFAULT_BASH
 except ImportError:  # run as a script: this file's folder is first on sys.path
-    from http_stub import StubHandler, StubServer, serve_main  # type: ignore[no-redef]
-    from messages_stub import DEFAULT_SLOW_SECONDS, SLOW_WORD_INTERVAL, find_markers  # type: ignore[no-redef]
+    from http_stub import StubHandler, StubServer, serve_main, stub_id  # type: ignore[no-redef]
+    from messages_stub import SLOW_WORD_INTERVAL, find_markers, slow_words  # type: ignore[no-redef]
     from replies import DEFAULT_BASH  # type: ignore[no-redef]
 
 PROMPT_ECHO = 200
@@ -113,10 +112,6 @@ def _tool_output_text(item: dict[str, Any]) -> str:
     return ""
 
 
-def _id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:20]
-
-
 class Reply:
     """The planned answer to one ``/v1/responses`` request."""
 
@@ -144,30 +139,24 @@ def plan_reply(body: dict[str, Any], number: int) -> Reply:
         return reply
     if "thinking" in markers:
         summary = [{"type": "summary_text", "text": "stub thinking about: " + prompt[:PROMPT_ECHO]}]
-        reply.items.append({"type": "reasoning", "id": _id("rs_stub_"), "summary": summary})
+        reply.items.append({"type": "reasoning", "id": stub_id("rs_stub_"), "summary": summary})
     if "tool" in markers:
         _kind, _, command = (markers["tool"] or "bash").partition(":")
         arguments = json.dumps({"cmd": command or DEFAULT_BASH})
         reply.items.append(
             {
                 "type": "function_call",
-                "id": _id("fc_stub_"),
+                "id": stub_id("fc_stub_"),
                 "status": "completed",
                 "name": "exec_command",
                 "arguments": arguments,
-                "call_id": _id("call_stub_"),
+                "call_id": stub_id("call_stub_"),
             }
         )
         return reply
     final = f"stub reply #{number} to: {prompt[:PROMPT_ECHO]}"
     if "slow" in markers:
-        arg = markers["slow"]
-        try:
-            seconds = float(arg) if arg else DEFAULT_SLOW_SECONDS
-        except ValueError:
-            seconds = DEFAULT_SLOW_SECONDS
-        count = max(1, round(max(0.0, seconds) / SLOW_WORD_INTERVAL))
-        reply.slow_words = [f"w{i} " for i in range(count)]
+        _seconds, reply.slow_words = slow_words(markers["slow"])
         final = "".join(reply.slow_words) + final
     reply.items.append(_message(final))
     return reply
@@ -176,7 +165,7 @@ def plan_reply(body: dict[str, Any], number: int) -> Reply:
 def _message(text: str) -> dict[str, Any]:
     return {
         "type": "message",
-        "id": _id("msg_stub_"),
+        "id": stub_id("msg_stub_"),
         "status": "completed",
         "role": "assistant",
         "content": [{"type": "output_text", "text": text, "annotations": []}],
@@ -189,7 +178,7 @@ class _Handler(StubHandler):
     gunzip_bodies = True
 
     def _answer(self, status: int, obj: Any) -> None:
-        self._send_json(status, obj, headers={"x-request-id": _id("req_stub_")})
+        self._send_json(status, obj, headers={"x-request-id": stub_id("req_stub_")})
 
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
@@ -226,8 +215,8 @@ class _Handler(StubHandler):
         self._chunk(f"event: {obj['type']}\ndata: {json.dumps(obj)}\n\n".encode())
 
     def _stream(self, reply: Reply, model: str, body_len: int) -> None:
-        headers = {"Cache-Control": "no-cache", "x-request-id": _id("req_stub_")}
-        response_id = _id("resp_stub_")
+        headers = {"Cache-Control": "no-cache", "x-request-id": stub_id("req_stub_")}
+        response_id = stub_id("resp_stub_")
         response = {"id": response_id, "object": "response", "created_at": int(time.time()), "model": model}
         with self._sse("text/event-stream; charset=utf-8", headers):
             self._event({"type": "response.created", "response": {**response, "status": "in_progress", "output": []}})
