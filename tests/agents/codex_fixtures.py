@@ -19,10 +19,7 @@ the binary (the shim's child finishes the turn), and the id comes ~80 ms sooner.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.fixtures import AgentProcess, AgentRun, RealAgentUnavailable
+from tests.agents.fixtures import AgentProcess, AgentRun, RealAgentUnavailable, spawn
+from tests.agents.pinned_cli import npm_installed, version_output, versions_from_env
 from tests.agents.responses_stub import ResponsesStub, codex_config
 from threadline.agents.base import AgentCommand, TurnOutcome
 from threadline.agents.codex import CodexAdapter
@@ -51,22 +49,15 @@ _LEAKY_PREFIXES = ("OPENAI_", "CODEX_", "FAKE_CODEX_", "AZURE_OPENAI")
 
 def wanted_versions() -> list[str]:
     """The real Codex versions to test, from ``THREADLINE_CODEX_VERSION`` (comma separated)."""
-    raw = os.environ.get("THREADLINE_CODEX_VERSION") or DEFAULT_VERSION
-    return [v.strip() for v in raw.split(",") if v.strip()]
+    return versions_from_env("THREADLINE_CODEX_VERSION", DEFAULT_VERSION)
 
 
 CODEX_KINDS = ["fake", *(f"real-{v}" for v in wanted_versions())]
 
 
 def _binary_version(binary: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    words = out.stdout.split()
-    return words[-1] if out.returncode == 0 and words else None
+    out = version_output(binary)
+    return out.split()[-1] if out else None
 
 
 def _native_binary(prefix: Path) -> Path | None:
@@ -83,37 +74,14 @@ def real_codex_binary(version: str | None = None) -> Path:
         if found != version:
             raise RealAgentUnavailable(f"THREADLINE_REAL_CODEX={override} is {found}, not {version}")
         return Path(override)
-    prefix = CACHE_DIR / version
-    marker = prefix / ".threadline-installed"
-    binary = _native_binary(prefix)
-    if marker.exists() and binary is not None:
-        return binary
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(CACHE_DIR / f"{version}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        binary = _native_binary(prefix)
-        if marker.exists() and binary is not None:
-            return binary
-        if binary is None or _binary_version(binary) != version:
-            npm = shutil.which("npm")
-            if npm is None:
-                raise RealAgentUnavailable("npm is not installed")
-            prefix.mkdir(parents=True, exist_ok=True)
-            done = subprocess.run(
-                [npm, "install", "--prefix", str(prefix), f"{NPM_PACKAGE}@{version}", "--no-audit", "--no-fund"],
-                capture_output=True,
-                text=True,
-                timeout=900,
-                stdin=subprocess.DEVNULL,
-            )
-            if done.returncode != 0:
-                raise RealAgentUnavailable(f"npm install {NPM_PACKAGE}@{version} failed:\n{done.stderr[-2000:]}")
-            binary = _native_binary(prefix)
-            found = _binary_version(binary) if binary else None
-            if binary is None or found != version:
-                raise RealAgentUnavailable(f"installed {NPM_PACKAGE}@{version} but `codex --version` says {found}")
-        marker.write_text(version + "\n")
-    return binary
+    return npm_installed(
+        package=NPM_PACKAGE,
+        version=version,
+        cache_dir=CACHE_DIR,
+        find_binary=_native_binary,
+        version_of=_binary_version,
+        command="codex",
+    )
 
 
 @dataclass
@@ -168,24 +136,7 @@ class CodexAgent:
         self, args: list[str], cwd: Path | str, prompt: str | bytes | None = None, env: dict[str, str] | None = None
     ) -> AgentProcess:
         """Start ``codex exec …`` in its own process group; ``prompt`` goes to stdin, then EOF."""
-        popen = subprocess.Popen(
-            [*self.argv, *args],
-            cwd=str(cwd),
-            env={**self.env, **(env or {})},
-            stdin=subprocess.PIPE if prompt is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        process = AgentProcess(popen, args)
-        if prompt is not None:
-            assert popen.stdin is not None
-            data = prompt.encode("utf-8") if isinstance(prompt, str) else prompt
-            try:
-                popen.stdin.write(data)
-                popen.stdin.close()
-            except BrokenPipeError:
-                pass
+        process = spawn(self.argv, args, cwd, {**self.env, **(env or {})}, prompt)
         self.processes.append(process)
         return process
 

@@ -25,11 +25,9 @@ lock so parallel pytest processes install it once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -43,6 +41,13 @@ import pytest
 
 from tests.agents.fake_claude import encode_project_dir
 from tests.agents.messages_stub import MessagesStub
+from tests.agents.pinned_cli import (
+    RealAgentUnavailable,
+    npm_binary,
+    npm_installed,
+    version_output,
+    versions_from_env,
+)
 
 AGENTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = AGENTS_DIR.parent.parent
@@ -56,8 +61,7 @@ KNOWN_VERSIONS = ("2.1.197", "2.1.329")
 
 def wanted_versions() -> list[str]:
     """The real CLI versions to test, from ``THREADLINE_CLAUDE_VERSION`` (comma separated)."""
-    raw = os.environ.get("THREADLINE_CLAUDE_VERSION") or DEFAULT_VERSION
-    return [v.strip() for v in raw.split(",") if v.strip()]
+    return versions_from_env("THREADLINE_CLAUDE_VERSION", DEFAULT_VERSION)
 
 
 AGENT_KINDS = ["fake", *(f"real-{v}" for v in wanted_versions())]
@@ -66,21 +70,10 @@ AGENT_KINDS = ["fake", *(f"real-{v}" for v in wanted_versions())]
 _LEAKY_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "CLAUDECODE", "FAKE_CLAUDE_", "AWS_BEARER_TOKEN_BEDROCK")
 
 
-class RealAgentUnavailable(RuntimeError):
-    """The real CLI cannot be provided here (no npm, no network, failed install)."""
-
-
 # --------------------------------------------------------------------------- install
 def _binary_version(binary: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0 or not out.stdout.strip():
-        return None
-    return out.stdout.split()[0]
+    out = version_output(binary)
+    return out.split()[0] if out else None
 
 
 def real_claude_binary(version: str | None = None) -> Path:
@@ -100,35 +93,14 @@ def real_claude_binary(version: str | None = None) -> Path:
         if found != version:
             raise RealAgentUnavailable(f"THREADLINE_REAL_CLAUDE is {found}, not {version}")
         return path
-    prefix = CACHE_DIR / version
-    binary = prefix / "node_modules" / ".bin" / "claude"
-    marker = prefix / ".threadline-installed"
-    if marker.exists() and binary.exists():
-        return binary
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(CACHE_DIR / f"{version}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.exists() and binary.exists():
-            return binary
-        if not (binary.exists() and _binary_version(binary) == version):
-            npm = shutil.which("npm")
-            if npm is None:
-                raise RealAgentUnavailable("npm is not installed")
-            prefix.mkdir(parents=True, exist_ok=True)
-            done = subprocess.run(
-                [npm, "install", "--prefix", str(prefix), f"{NPM_PACKAGE}@{version}", "--no-audit", "--no-fund"],
-                capture_output=True,
-                text=True,
-                timeout=900,
-                stdin=subprocess.DEVNULL,
-            )
-            if done.returncode != 0:
-                raise RealAgentUnavailable(f"npm install {NPM_PACKAGE}@{version} failed:\n{done.stderr[-2000:]}")
-            found = _binary_version(binary)
-            if found != version:
-                raise RealAgentUnavailable(f"installed {NPM_PACKAGE}@{version} but `claude --version` says {found}")
-        marker.write_text(version + "\n")
-    return binary
+    return npm_installed(
+        package=NPM_PACKAGE,
+        version=version,
+        cache_dir=CACHE_DIR,
+        find_binary=npm_binary("claude"),
+        version_of=_binary_version,
+        command="claude",
+    )
 
 
 # --------------------------------------------------------------------------- running
@@ -239,6 +211,32 @@ class AgentProcess:
             self.popen.wait()
 
 
+def spawn(
+    argv: list[str], args: list[str], cwd: Path | str, env: dict[str, str], prompt: str | bytes | None
+) -> AgentProcess:
+    """Start ``argv + args`` in its own process group, its output collected from the start;
+    ``prompt`` goes to stdin, which is then closed (a CLI that exits first is no error)."""
+    popen = subprocess.Popen(
+        [*argv, *args],
+        cwd=str(cwd),
+        env=env,
+        stdin=subprocess.PIPE if prompt is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    process = AgentProcess(popen, args)
+    if prompt is not None:
+        assert popen.stdin is not None
+        data = prompt.encode("utf-8") if isinstance(prompt, str) else prompt
+        try:
+            popen.stdin.write(data)
+            popen.stdin.close()
+        except BrokenPipeError:
+            pass
+    return process
+
+
 @dataclass
 class Agent:
     """A ``claude`` to run in tests, fake or real, with its own throw-away homes."""
@@ -276,25 +274,7 @@ class Agent:
         self, args: list[str], cwd: Path | str, prompt: str | bytes | None = None, env: dict[str, str] | None = None
     ) -> AgentProcess:
         """Start the CLI with ``args``; ``prompt`` goes to stdin, which is then closed."""
-        full_env = dict(self.env)
-        if env:
-            full_env.update(env)
-        popen = subprocess.Popen(
-            [*self.argv, *args],
-            cwd=str(cwd),
-            env=full_env,
-            stdin=subprocess.PIPE if prompt is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        if prompt is not None:
-            assert popen.stdin is not None
-            data = prompt.encode("utf-8") if isinstance(prompt, str) else prompt
-            with contextlib.suppress(BrokenPipeError):
-                popen.stdin.write(data)
-            popen.stdin.close()
-        process = AgentProcess(popen, args)
+        process = spawn(self.argv, args, cwd, {**self.env, **(env or {})}, prompt)
         self.processes.append(process)
         return process
 

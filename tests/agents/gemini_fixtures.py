@@ -17,11 +17,8 @@ with ``GOOGLE_GEMINI_BASE_URL`` at the stub and the settings of
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,8 +27,9 @@ from typing import Any
 
 import pytest
 
-from tests.agents.fixtures import AgentProcess, AgentRun, RealAgentUnavailable
+from tests.agents.fixtures import AgentProcess, AgentRun, RealAgentUnavailable, spawn
 from tests.agents.gemini_stub import GeminiStub, offline_settings
+from tests.agents.pinned_cli import npm_binary, npm_installed, version_output, versions_from_env
 
 AGENTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = AGENTS_DIR.parent.parent
@@ -44,21 +42,14 @@ _LEAKY_NAMES = ("CI", "GITHUB_ACTIONS")
 
 
 def wanted_versions() -> list[str]:
-    raw = os.environ.get("THREADLINE_GEMINI_VERSION") or DEFAULT_VERSION
-    return [v.strip() for v in raw.split(",") if v.strip()]
+    return versions_from_env("THREADLINE_GEMINI_VERSION", DEFAULT_VERSION)
 
 
 GEMINI_KINDS = ["fake", *(f"real-{v}" for v in wanted_versions())]
 
 
 def _version_of(binary: Path) -> str | None:
-    try:
-        done = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    return version_output(binary, timeout=120)
 
 
 def real_gemini_binary(version: str | None = None) -> Path:
@@ -70,35 +61,14 @@ def real_gemini_binary(version: str | None = None) -> Path:
         if found != version:
             raise RealAgentUnavailable(f"THREADLINE_REAL_GEMINI={override} is {found}, not {version}")
         return Path(override)
-    prefix = CACHE_DIR / version
-    binary = prefix / "node_modules" / ".bin" / "gemini"
-    marker = prefix / ".threadline-installed"
-    if marker.exists() and binary.exists():
-        return binary
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(CACHE_DIR / f"{version}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.exists() and binary.exists():
-            return binary
-        if not (binary.exists() and _version_of(binary) == version):
-            npm = shutil.which("npm")
-            if npm is None:
-                raise RealAgentUnavailable("npm is not installed")
-            prefix.mkdir(parents=True, exist_ok=True)
-            done = subprocess.run(
-                [npm, "install", "--prefix", str(prefix), f"{NPM_PACKAGE}@{version}", "--no-audit", "--no-fund"],
-                capture_output=True,
-                text=True,
-                timeout=900,
-                stdin=subprocess.DEVNULL,
-            )
-            if done.returncode != 0:
-                raise RealAgentUnavailable(f"npm install {NPM_PACKAGE}@{version} failed:\n{done.stderr[-2000:]}")
-            found = _version_of(binary)
-            if found != version:
-                raise RealAgentUnavailable(f"installed {NPM_PACKAGE}@{version} but `gemini --version` says {found}")
-        marker.write_text(version + "\n")
-    return binary
+    return npm_installed(
+        package=NPM_PACKAGE,
+        version=version,
+        cache_dir=CACHE_DIR,
+        find_binary=npm_binary("gemini"),
+        version_of=_version_of,
+        command="gemini",
+    )
 
 
 def events_of(run: AgentRun) -> list[dict[str, Any]]:
@@ -143,27 +113,8 @@ class GeminiAgent:
         self, args: list[str], cwd: Path | str, prompt: str | bytes | None = None, env: dict[str, str] | None = None
     ) -> AgentProcess:
         """Start the CLI in its own process group; ``prompt`` goes to stdin, then closed."""
-        full_env = dict(self.env)
-        full_env.update(env or {})
-        popen = subprocess.Popen(
-            [*self.argv, *args],
-            cwd=str(cwd),
-            env=full_env,
-            stdin=subprocess.PIPE if prompt is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        process = AgentProcess(popen, args)
+        process = spawn(self.argv, args, cwd, {**self.env, **(env or {})}, prompt)
         self.processes.append(process)
-        if prompt is not None:
-            assert popen.stdin is not None
-            data = prompt.encode("utf-8") if isinstance(prompt, str) else prompt
-            try:
-                popen.stdin.write(data)
-                popen.stdin.close()
-            except BrokenPipeError:
-                pass
         return process
 
     def run(

@@ -25,18 +25,17 @@ Usable as a library (:class:`GeminiStub`) and as a program::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 try:
     from tests.agents import gemini_replies as R
+    from tests.agents.http_stub import StubHandler, StubServer, serve_main, split3
 except ImportError:  # run as a script: this file's folder is first on sys.path
     import gemini_replies as R  # type: ignore[no-redef]
+    from http_stub import StubHandler, StubServer, serve_main, split3  # type: ignore[no-redef]
 
 
 def offline_settings() -> dict[str, Any]:
@@ -144,7 +143,105 @@ def _usage(body_len: int, output_tokens: int) -> dict[str, Any]:
     }
 
 
-class GeminiStub:
+class _Handler(StubHandler):
+    owner: GeminiStub
+    server_version = "threadline-gemini-stub/1"
+
+    def _log(self, body: Any, model: str | None, action: str | None, status: int) -> None:
+        self._record(body, status, model=model, action=action)
+
+    def _answer(self, status: int, obj: Any) -> None:
+        self._send_json(status, obj, "application/json; charset=UTF-8")
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        if path.rstrip("/") == "/v1beta/models":
+            self._log(None, None, "listModels", 200)
+            self._answer(200, {"models": [{"name": f"models/{R.MAIN_MODEL}", "displayName": "Stub"}]})
+            return
+        self._log(None, None, None, 404)
+        self._answer(404, R.error_body(404))
+
+    def do_POST(self) -> None:
+        raw = self._read_body()
+        path = self.path.split("?")[0]
+        model, action = None, None
+        if path.startswith("/v1beta/models/") and ":" in path:
+            model, _, action = path[len("/v1beta/models/") :].partition(":")
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            self._log(None, model, action, 400)
+            self._answer(400, R.error_body(400))
+            return
+        if action == "countTokens":
+            self._log(body, model, action, 200)
+            self._answer(200, {"totalTokens": max(1, len(raw) // 200)})
+            return
+        if action not in ("generateContent", "streamGenerateContent"):
+            self._log(body, model, action, 404)
+            self._answer(404, R.error_body(404))
+            return
+        config = body.get("generationConfig") or {}
+        schema = config.get("responseJsonSchema") or config.get("responseSchema")
+        if action == "generateContent" and schema is not None:
+            self._log(body, model, action, 200)
+            self._answer(200, self._candidate([{"text": json.dumps(fill_schema(schema))}], len(raw), model))
+            return
+        if action == "generateContent" and _is_summary_request(body):
+            self._log(body, model, action, 200)
+            self._answer(200, self._candidate([{"text": "stub summary"}], len(raw), model))
+            return
+        reply = plan_reply(body)
+        self._log(body, model, action, reply.status)
+        if reply.status != 200:
+            self._answer(reply.status, R.error_body(reply.status))
+            return
+        if action == "generateContent":
+            parts = [{"text": "".join(reply.slow_words)}, *reply.parts] if reply.slow_words else reply.parts
+            self._answer(200, self._candidate(parts, len(raw), model))
+            return
+        self._stream(reply, len(raw), model)
+
+    @staticmethod
+    def _candidate(parts: list[dict[str, Any]], body_len: int, model: str | None, finish: bool = True) -> Any:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        out: dict[str, Any] = {"candidates": [candidate], "modelVersion": model or R.MAIN_MODEL}
+        if finish:
+            candidate["finishReason"] = "STOP"
+            out["usageMetadata"] = _usage(body_len, 1 + len(json.dumps(parts)) // 16)
+        return out
+
+    def _event(self, obj: Any) -> None:
+        self._chunk(b"data: " + json.dumps(obj).encode() + b"\r\n\r\n")
+
+    def _stream(self, reply: Reply, body_len: int, model: str | None) -> None:
+        with self._sse("text/event-stream"):
+            for word in reply.slow_words:
+                self._event(self._candidate([{"text": word}], body_len, model, finish=False))
+                self.owner.turn_started.set()
+                self._pause(R.SLOW_WORD_INTERVAL)
+            pieces: list[list[dict[str, Any]]] = []
+            for part in reply.parts:
+                if "text" in part and not part.get("thought"):
+                    pieces.extend([{"text": t}] for t in split3(part["text"]) or [part["text"]])
+                else:
+                    pieces.append([part])
+            for index, parts in enumerate(pieces):
+                last = index == len(pieces) - 1
+                self._event(self._candidate(parts, body_len, model, finish=last and reply.finish))
+                self.owner.turn_started.set()
+
+
+def _is_summary_request(body: dict[str, Any]) -> bool:
+    for content in body.get("contents") or []:
+        for part in (content or {}).get("parts") or []:
+            if isinstance(part, dict) and "Summary (max" in str(part.get("text", "")):
+                return True
+    return False
+
+
+class GeminiStub(StubServer):
     """The stub server. ``start()`` binds 127.0.0.1 and serves from a thread.
 
     ``requests`` is the log: one dict per request with ``method``, ``path``, ``model``,
@@ -152,62 +249,13 @@ class GeminiStub:
     keys), ``body`` (parsed JSON or ``None``), ``status`` and ``time``.
     """
 
+    handler = _Handler
+    thread_name = "gemini-stub"
+
     def __init__(self, port: int = 0, host: str = "127.0.0.1", log_path: str | None = None) -> None:
-        self.host = host
-        self._want_port = port
-        self.log_path = log_path
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        super().__init__(port, host, log_path)
         self.turn_started = threading.Event()
         """Set when a turn's stream has sent its first chunk (await it instead of sleeping)."""
-
-    def start(self) -> GeminiStub:
-        stub = self
-
-        class Handler(_Handler):
-            owner = stub
-
-        server = ThreadingHTTPServer((self.host, self._want_port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="gemini-stub", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> GeminiStub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "stub not started"
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _record(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self.requests.append(entry)
-            if self.log_path:
-                with open(self.log_path, "a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(entry) + "\n")
 
     def turn_requests(self) -> list[dict[str, Any]]:
         """The logged ``streamGenerateContent`` requests (the turns, not the router)."""
@@ -225,182 +273,9 @@ class GeminiStub:
                     out.append(prompts[-1])
         return out
 
-    def not_found(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [e for e in self.requests if e["status"] == 404]
-
-
-class _Stopping(Exception):
-    pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    owner: GeminiStub
-    protocol_version = "HTTP/1.1"
-    server_version = "threadline-gemini-stub/1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = bytearray()
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(data)
-                data += self.rfile.read(size)
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _log(self, body: Any, model: str | None, action: str | None, status: int) -> None:
-        self.owner._record(
-            {
-                "method": self.command,
-                "path": self.path,
-                "model": model,
-                "action": action,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body": body,
-                "status": status,
-                "time": time.time(),
-            }
-        )
-
-    def _send_json(self, status: int, obj: Any) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        path = self.path.split("?")[0]
-        if path.rstrip("/") == "/v1beta/models":
-            self._log(None, None, "listModels", 200)
-            self._send_json(200, {"models": [{"name": f"models/{R.MAIN_MODEL}", "displayName": "Stub"}]})
-            return
-        self._log(None, None, None, 404)
-        self._send_json(404, R.error_body(404))
-
-    def do_POST(self) -> None:
-        raw = self._read_body()
-        path = self.path.split("?")[0]
-        model, action = None, None
-        if path.startswith("/v1beta/models/") and ":" in path:
-            model, _, action = path[len("/v1beta/models/") :].partition(":")
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            self._log(None, model, action, 400)
-            self._send_json(400, R.error_body(400))
-            return
-        if action == "countTokens":
-            self._log(body, model, action, 200)
-            self._send_json(200, {"totalTokens": max(1, len(raw) // 200)})
-            return
-        if action not in ("generateContent", "streamGenerateContent"):
-            self._log(body, model, action, 404)
-            self._send_json(404, R.error_body(404))
-            return
-        config = body.get("generationConfig") or {}
-        schema = config.get("responseJsonSchema") or config.get("responseSchema")
-        if action == "generateContent" and schema is not None:
-            self._log(body, model, action, 200)
-            self._send_json(200, self._candidate([{"text": json.dumps(fill_schema(schema))}], len(raw), model))
-            return
-        if action == "generateContent" and _is_summary_request(body):
-            self._log(body, model, action, 200)
-            self._send_json(200, self._candidate([{"text": "stub summary"}], len(raw), model))
-            return
-        reply = plan_reply(body)
-        self._log(body, model, action, reply.status)
-        if reply.status != 200:
-            self._send_json(reply.status, R.error_body(reply.status))
-            return
-        if action == "generateContent":
-            parts = [{"text": "".join(reply.slow_words)}, *reply.parts] if reply.slow_words else reply.parts
-            self._send_json(200, self._candidate(parts, len(raw), model))
-            return
-        self._stream(reply, len(raw), model)
-
-    @staticmethod
-    def _candidate(parts: list[dict[str, Any]], body_len: int, model: str | None, finish: bool = True) -> Any:
-        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
-        out: dict[str, Any] = {"candidates": [candidate], "modelVersion": model or R.MAIN_MODEL}
-        if finish:
-            candidate["finishReason"] = "STOP"
-            out["usageMetadata"] = _usage(body_len, 1 + len(json.dumps(parts)) // 16)
-        return out
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def _event(self, obj: Any) -> None:
-        self._chunk(b"data: " + json.dumps(obj).encode() + b"\r\n\r\n")
-
-    def _stream(self, reply: Reply, body_len: int, model: str | None) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        try:
-            for word in reply.slow_words:
-                self._event(self._candidate([{"text": word}], body_len, model, finish=False))
-                self.owner.turn_started.set()
-                if self.owner._stopping.wait(R.SLOW_WORD_INTERVAL):
-                    raise _Stopping
-            pieces: list[list[dict[str, Any]]] = []
-            for part in reply.parts:
-                if "text" in part and not part.get("thought"):
-                    pieces.extend([{"text": t}] for t in _split3(part["text"]))
-                else:
-                    pieces.append([part])
-            for index, parts in enumerate(pieces):
-                last = index == len(pieces) - 1
-                self._event(self._candidate(parts, body_len, model, finish=last and reply.finish))
-                self.owner.turn_started.set()
-            self._chunk(b"")
-        except (BrokenPipeError, ConnectionResetError, _Stopping):
-            self.close_connection = True
-
-
-def _is_summary_request(body: dict[str, Any]) -> bool:
-    for content in body.get("contents") or []:
-        for part in (content or {}).get("parts") or []:
-            if isinstance(part, dict) and "Summary (max" in str(part.get("text", "")):
-                return True
-    return False
-
-
-def _split3(text: str) -> list[str]:
-    """A reply in up to three pieces, as a real stream sends it."""
-    if len(text) < 3:
-        return [text]
-    a, b = len(text) // 3, 2 * len(text) // 3
-    return [text[:a], text[a:b], text[b:]]
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--log", help="append one JSON line per request to this file")
-    args = parser.parse_args(argv)
-    stub = GeminiStub(port=args.port, log_path=args.log).start()
-    sys.stdout.write(f"LISTENING {stub.port}\n")
-    sys.stdout.flush()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stub.stop()
-    return 0
+    return serve_main(GeminiStub, (__doc__ or "").splitlines()[0], argv)
 
 
 if __name__ == "__main__":

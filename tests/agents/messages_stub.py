@@ -38,19 +38,16 @@ Usable as a library (:class:`MessagesStub`) and as a program::
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
-import threading
-import time
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 try:
+    from tests.agents.http_stub import StubHandler, StubServer, serve_main, split3, stub_id
     from tests.agents.replies import TOOL_TEXT, thinking_block, tool_use_block
 except ImportError:  # run as a script: this file's folder is first on sys.path
+    from http_stub import StubHandler, StubServer, serve_main, split3, stub_id  # type: ignore[no-redef]
     from replies import TOOL_TEXT, thinking_block, tool_use_block  # type: ignore[no-redef]
 
 STUB_MODEL = "claude-opus-4-8"
@@ -69,6 +66,16 @@ def find_markers(text: str) -> dict[str, str | None]:
     for m in MARKER_RE.finditer(text):
         found.setdefault(m.group(1), m.group(2))
     return found
+
+
+def slow_words(arg: str | None) -> tuple[float, list[str]]:
+    """The seconds of a ``[[slow:N]]`` marker (20 by default) and the words streamed over them."""
+    try:
+        seconds = float(arg) if arg else DEFAULT_SLOW_SECONDS
+    except ValueError:
+        seconds = DEFAULT_SLOW_SECONDS
+    seconds = max(0.0, seconds)
+    return seconds, [f"w{i} " for i in range(max(1, round(seconds / SLOW_WORD_INTERVAL)))]
 
 
 def newest_user_content(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict[str, Any]]]:
@@ -109,10 +116,6 @@ def tool_result_text(block: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _short_id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:20]
-
-
 class Reply:
     """The planned answer to one ``/v1/messages`` request."""
 
@@ -144,21 +147,14 @@ def plan_reply(body: dict[str, Any], number: int) -> Reply:
     if "thinking" in markers:
         reply.blocks.append(thinking_block(prompt))
     if "tool" in markers:
-        block = tool_use_block(markers["tool"], _short_id("toolu_stub_"))
+        block = tool_use_block(markers["tool"], stub_id("toolu_stub_"))
         reply.blocks.append({"type": "text", "text": TOOL_TEXT})
         reply.blocks.append(block)
         reply.stop_reason = "tool_use"
         return reply
     final = f"stub reply #{number} to: {prompt}"
     if "slow" in markers:
-        arg = markers["slow"]
-        try:
-            seconds = float(arg) if arg else DEFAULT_SLOW_SECONDS
-        except ValueError:
-            seconds = DEFAULT_SLOW_SECONDS
-        reply.slow_seconds = max(0.0, seconds)
-        count = max(1, round(reply.slow_seconds / SLOW_WORD_INTERVAL))
-        reply.slow_words = [f"w{i} " for i in range(count)]
+        reply.slow_seconds, reply.slow_words = slow_words(markers["slow"])
         final = "".join(reply.slow_words) + final
     reply.blocks.append({"type": "text", "text": final})
     return reply
@@ -174,163 +170,17 @@ def _usage(body_len: int, output_tokens: int) -> dict[str, Any]:
     }
 
 
-class MessagesStub:
-    """The stub server. ``start()`` binds 127.0.0.1 and serves from a thread.
-
-    ``requests`` is the log: one dict per request with ``method``, ``path``,
-    ``headers`` (lower-case keys), ``body`` (parsed JSON or ``None``), ``raw_length``,
-    ``status`` and ``time``.
-    """
-
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", log_path: str | None = None) -> None:
-        self.host = host
-        self._want_port = port
-        self.log_path = log_path
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._counter = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-
-    # -- lifecycle -----------------------------------------------------------------
-    def start(self) -> MessagesStub:
-        stub = self
-
-        class Handler(_StubHandler):
-            owner = stub
-
-        server = ThreadingHTTPServer((self.host, self._want_port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="messages-stub", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> MessagesStub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "stub not started"
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    # -- log helpers ---------------------------------------------------------------
-    def _next_number(self) -> int:
-        with self._lock:
-            self._counter += 1
-            return self._counter
-
-    def _record(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self.requests.append(entry)
-            if self.log_path:
-                with open(self.log_path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(entry) + "\n")
-
-    def message_requests(self, session_id: str | None = None) -> list[dict[str, Any]]:
-        """The logged ``POST /v1/messages`` requests, optionally of one CLI session."""
-        with self._lock:
-            entries = list(self.requests)
-        out = []
-        for e in entries:
-            if e["method"] != "POST" or e["path"].split("?")[0] != "/v1/messages":
-                continue
-            if session_id is not None and e["headers"].get("x-claude-code-session-id") != session_id:
-                continue
-            out.append(e)
-        return out
-
-    def user_texts(self, session_id: str | None = None) -> list[str]:
-        """The newest user text of each ``/v1/messages`` request, in order: what the
-        CLI sent as the user's prompt (requests that carry only tool results are left
-        out)."""
-        texts = []
-        for e in self.message_requests(session_id):
-            text, results = newest_user_content((e["body"] or {}).get("messages") or [])
-            if text is not None and not results:
-                texts.append(text)
-        return texts
-
-    def not_found(self) -> list[dict[str, Any]]:
-        """Logged requests answered with 404."""
-        with self._lock:
-            return [e for e in self.requests if e["status"] == 404]
-
-
-class _StubHandler(BaseHTTPRequestHandler):
+class _StubHandler(StubHandler):
     owner: MessagesStub
-    protocol_version = "HTTP/1.1"
     server_version = "threadline-messages-stub/1"
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    # -- plumbing --------------------------------------------------------------------
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = bytearray()
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(data)
-                data += self.rfile.read(size)
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _log(self, raw: bytes, status: int) -> dict[str, Any]:
-        body: Any = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
-        entry = {
-            "method": self.command,
-            "path": self.path,
-            "headers": {k.lower(): v for k, v in self.headers.items()},
-            "body": body,
-            "raw_length": len(raw),
-            "status": status,
-            "time": time.time(),
-        }
-        self.owner._record(entry)
-        return entry
-
-    def _send_json(self, status: int, obj: Any, request_id: str | None = None) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if request_id:
-            self.send_header("request-id", request_id)
-        self.end_headers()
-        self.wfile.write(data)
+    def _answer(self, status: int, obj: Any, request_id: str | None = None) -> None:
+        self._send_json(status, obj, headers={"request-id": request_id} if request_id else None)
 
     # -- verbs -----------------------------------------------------------------------
     def do_HEAD(self) -> None:
         status = 200 if self.path.split("?")[0] == "/" else 404
-        self._log(b"", status)
+        self._log_raw(b"", status)
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -338,39 +188,39 @@ class _StubHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
         if path == "/v1/models":
-            self._log(b"", 200)
+            self._log_raw(b"", 200)
             model = {"type": "model", "id": STUB_MODEL, "display_name": "Stub", "created_at": "2026-01-01T00:00:00Z"}
-            self._send_json(200, {"data": [model], "has_more": False, "first_id": STUB_MODEL, "last_id": STUB_MODEL})
+            self._answer(200, {"data": [model], "has_more": False, "first_id": STUB_MODEL, "last_id": STUB_MODEL})
             return
-        self._log(b"", 404)
-        self._send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"no route {path}"}})
+        self._log_raw(b"", 404)
+        self._answer(404, {"type": "error", "error": {"type": "not_found_error", "message": f"no route {path}"}})
 
     def do_POST(self) -> None:
         raw = self._read_body()
         path = self.path.split("?")[0]
         if path == "/v1/messages/count_tokens":
-            self._log(raw, 200)
-            self._send_json(200, {"input_tokens": max(1, len(raw) // 3)})
+            self._log_raw(raw, 200)
+            self._answer(200, {"input_tokens": max(1, len(raw) // 3)})
             return
         if path != "/v1/messages":
-            self._log(raw, 404)
-            self._send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"no route {path}"}})
+            self._log_raw(raw, 404)
+            self._answer(404, {"type": "error", "error": {"type": "not_found_error", "message": f"no route {path}"}})
             return
         number = self.owner._next_number()
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
-            self._log(raw, 400)
-            self._send_json(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "bad JSON"}})
+            self._log_raw(raw, 400)
+            self._answer(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "bad JSON"}})
             return
         reply = plan_reply(body, number)
-        request_id = _short_id("req_stub_")
-        self._log(raw, reply.status)
+        request_id = stub_id("req_stub_")
+        self._log_raw(raw, reply.status)
         if reply.error is not None:
-            self._send_json(reply.status, reply.error, request_id)
+            self._answer(reply.status, reply.error, request_id)
             return
         model = body.get("model") or STUB_MODEL
-        message_id = _short_id("msg_stub_")
+        message_id = stub_id("msg_stub_")
         output_tokens = 10 + sum(len(json.dumps(b)) for b in reply.blocks) // 4
         if not body.get("stream"):
             message = {
@@ -383,28 +233,19 @@ class _StubHandler(BaseHTTPRequestHandler):
                 "stop_sequence": None,
                 "usage": _usage(len(raw), output_tokens),
             }
-            self._send_json(200, message, request_id)
+            self._answer(200, message, request_id)
             return
         self._stream(reply, model, message_id, request_id, len(raw), output_tokens)
 
     # -- SSE -------------------------------------------------------------------------
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
     def _event(self, name: str, obj: dict[str, Any]) -> None:
         self._chunk(f"event: {name}\ndata: {json.dumps(obj)}\n\n".encode())
 
     def _stream(
         self, reply: Reply, model: str, message_id: str, request_id: str, body_len: int, out_tokens: int
     ) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("request-id", request_id)
-        self.end_headers()
-        try:
+        headers = {"Cache-Control": "no-cache", "request-id": request_id}
+        with self._sse("text/event-stream; charset=utf-8", headers):
             start_usage = _usage(body_len, 1)
             self._event(
                 "message_start",
@@ -436,9 +277,6 @@ class _StubHandler(BaseHTTPRequestHandler):
                 },
             )
             self._event("message_stop", {"type": "message_stop"})
-            self._chunk(b"")
-        except (BrokenPipeError, ConnectionResetError, _Stopping):
-            self.close_connection = True
 
     def _stream_block(self, index: int, block: dict[str, Any], reply: Reply) -> None:
         kind = block["type"]
@@ -451,10 +289,9 @@ class _StubHandler(BaseHTTPRequestHandler):
             if reply.slow_words:
                 for word in reply.slow_words:
                     self._delta(index, {"type": "text_delta", "text": word})
-                    if self.owner._stopping.wait(SLOW_WORD_INTERVAL):
-                        raise _Stopping
+                    self._pause(SLOW_WORD_INTERVAL)
                 text = text[len("".join(reply.slow_words)) :]
-            for piece in _split3(text):
+            for piece in split3(text):
                 self._delta(index, {"type": "text_delta", "text": piece})
         elif kind == "thinking":
             self._event(
@@ -486,33 +323,44 @@ class _StubHandler(BaseHTTPRequestHandler):
         self._event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
 
 
-class _Stopping(Exception):
-    pass
+class MessagesStub(StubServer):
+    """The stub server. ``start()`` binds 127.0.0.1 and serves from a thread.
 
+    ``requests`` is the log: one dict per request with ``method``, ``path``,
+    ``headers`` (lower-case keys), ``body`` (parsed JSON or ``None``), ``raw_length``,
+    ``status`` and ``time``.
+    """
 
-def _split3(text: str) -> list[str]:
-    """Split a reply into up to three deltas, like a real stream does."""
-    if len(text) < 3:
-        return [text] if text else []
-    a, b = len(text) // 3, 2 * len(text) // 3
-    return [text[:a], text[a:b], text[b:]]
+    handler = _StubHandler
+    thread_name = "messages-stub"
+
+    def message_requests(self, session_id: str | None = None) -> list[dict[str, Any]]:
+        """The logged ``POST /v1/messages`` requests, optionally of one CLI session."""
+        with self._lock:
+            entries = list(self.requests)
+        out = []
+        for e in entries:
+            if e["method"] != "POST" or e["path"].split("?")[0] != "/v1/messages":
+                continue
+            if session_id is not None and e["headers"].get("x-claude-code-session-id") != session_id:
+                continue
+            out.append(e)
+        return out
+
+    def user_texts(self, session_id: str | None = None) -> list[str]:
+        """The newest user text of each ``/v1/messages`` request, in order: what the
+        CLI sent as the user's prompt (requests that carry only tool results are left
+        out)."""
+        texts = []
+        for e in self.message_requests(session_id):
+            text, results = newest_user_content((e["body"] or {}).get("messages") or [])
+            if text is not None and not results:
+                texts.append(text)
+        return texts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--log", help="append one JSON line per request to this file")
-    args = parser.parse_args(argv)
-    stub = MessagesStub(port=args.port, log_path=args.log).start()
-    sys.stdout.write(f"LISTENING {stub.port}\n")
-    sys.stdout.flush()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stub.stop()
-    return 0
+    return serve_main(MessagesStub, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from threadline import store as store_module
 from threadline.errors import StoreError
 from threadline.protocol import new_session_id
 from threadline.store import IndexEntry, ProjectStore, TurnRecord, WorkflowMetadata, utc_now
+from threadline.store import fs as store_fs
+from threadline.store import layout as store_layout
 
 SPAWN = multiprocessing.get_context("spawn")
 OTHER_ID = "00000000-0000-4000-8000-000000000000"
@@ -182,8 +184,8 @@ def no_file_access(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             patch.setattr(os, name, forbidden)
         patch.setattr(builtins, "open", forbidden)
         patch.setattr(io, "open", forbidden)
-        patch.setattr(store_module, "FileLock", forbidden)
-        patch.setattr(store_module, "_lock_for", forbidden)
+        patch.setattr(store_fs, "FileLock", forbidden)
+        patch.setattr(store_layout, "lock_for", forbidden)
         yield
 
 
