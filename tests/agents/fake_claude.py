@@ -1836,6 +1836,17 @@ class FakeClaude:
         return 143
 
 
+def _wait_at_gate(gate: str) -> None:
+    """A test's barrier (``FAKE_CLAUDE_GATE``): say "past the checks" with ``<gate>.<pid>``, then
+    wait for ``<gate>`` to exist, so a test can hold two runs between their checks and their
+    first write however slowly a loaded machine starts them."""
+    with open(f"{gate}.{os.getpid()}", "w"):
+        pass
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise Interrupted()
 
@@ -1899,6 +1910,9 @@ def main(argv: list | None = None) -> int:
     delay = fake._int_env("FAKE_CLAUDE_DELAY_MS", 0)
     if delay > 0:
         time.sleep(delay / 1000.0)  # the real CLI takes about 0.6 s to print system/init
+    gate = env.get("FAKE_CLAUDE_GATE")
+    if gate:
+        _wait_at_gate(gate)
     signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_terminate)
     code = 0

@@ -140,10 +140,16 @@ def test_ten_fakes_at_once_write_ten_good_files(fake: Agent, cwd: Path) -> None:
         assert user_prompts(records) == [f"prompt {sid}"]
 
 
-def test_same_session_id_twice_both_append(fake: Agent, cwd: Path) -> None:
-    env = {"FAKE_CLAUDE_DELAY_MS": "300"}  # both pass the in-use check before either writes
+def test_same_session_id_twice_both_append(fake: Agent, cwd: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    env = {"FAKE_CLAUDE_GATE": str(gate)}  # both pass the in-use check before either writes
     first = fake.start(["-p", "--session-id", SID, "--output-format", "json"], cwd, "one", env)
     second = fake.start(["-p", "--session-id", SID, "--output-format", "json"], cwd, "two", env)
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("gate.*"))) < 2:
+        assert time.monotonic() < deadline, "the two runs never both passed their checks"
+        time.sleep(0.01)
+    gate.touch()
     assert [first.finish().returncode, second.finish().returncode] == [0, 0]
     records = read_records(fake.transcript(cwd, SID))
     assert sorted(user_prompts(records)) == ["one", "two"]
