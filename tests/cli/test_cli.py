@@ -282,7 +282,7 @@ def test_list_fits_the_terminal(cli: Cli, width: int, colour: bool) -> None:
     lines = ANSI.sub("", output).rstrip("\n").split("\n")
     assert all(len(line.rstrip()) <= width for line in lines), lines
     header, *rows = lines
-    assert header.split() == ["ID", "STATUS", "UPDATED", "MSGS", "COST", "TITLE"]
+    assert header.split() == ["ID", "STATUS", "AGENT", "UPDATED", "MSGS", "COST", "TITLE"]
     assert len(rows) == 8
     assert session_id not in output and session_id[:8] in output  # short ids
     mine = next(r for r in rows if session_id[:8] in r)
@@ -299,7 +299,7 @@ def test_list_all_has_a_project_column(cli: Cli, tmp_path: Path) -> None:
     session_id, _ = cli.start("hello")
     _, output = cli.tty("list", "--all", width=120, colour=False)
     lines = ANSI.sub("", output).rstrip("\n").split("\n")
-    assert lines[0].split() == ["ID", "STATUS", "UPDATED", "MSGS", "COST", "PROJECT", "TITLE"]
+    assert lines[0].split() == ["ID", "STATUS", "AGENT", "UPDATED", "MSGS", "COST", "PROJECT", "TITLE"]
     mine = next(r for r in lines if session_id[:8] in r)
     assert mine[lines[0].index("PROJECT") :].startswith(str(cli.project)[-10:]) or "…" in mine
     assert "$0." in mine  # the workflow's own store entry is read across projects too
@@ -312,7 +312,8 @@ def test_piped_list_is_tab_separated_with_full_ids_and_no_colour(cli: Cli) -> No
     done = cli.run("list", env={"FORCE_COLOR": ""})
     assert "\x1b" not in done.stdout
     rows = [line.split("\t") for line in done.stdout.splitlines()]
-    assert len(rows) == 7 and all(len(r) == 7 for r in rows)
+    assert len(rows) == 7 and all(len(r) == 8 for r in rows)
+    assert {r[6] for r in rows} == {"claude"}
     assert {r[0] for r in rows} >= {"11111111-1111-4111-8111-111111111111", "33333333-3333-4333-8333-333333333333"}
 
 

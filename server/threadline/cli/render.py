@@ -87,7 +87,7 @@ def print_sessions(out: Console, sessions: list[SessionInfo], with_project: bool
     if not out.is_terminal:
         for s in sessions:
             fields = [s.session_id, s.status, s.updated_at or "-", str(s.message_count), cost(s.usage.cost_usd)]
-            fields += [s.source, *([s.cwd] if with_project else []), clean(s.title)]
+            fields += [s.source, s.agent, *([s.cwd] if with_project else []), clean(s.title)]
             out.file.write("\t".join(f.replace("\t", " ") for f in fields) + "\n")
         return
     if not sessions:
@@ -99,6 +99,7 @@ def print_sessions(out: Console, sessions: list[SessionInfo], with_project: bool
             Text("*" if s.active else " ", style="bold yellow"),
             Text(s.session_id[:SHORT], style="bold" if s.active else ""),
             status_text(s.status),
+            s.agent,
             age(s.updated_at),
             str(s.message_count),
             cost(s.usage.cost_usd),
@@ -107,9 +108,9 @@ def print_sessions(out: Console, sessions: list[SessionInfo], with_project: bool
             row.append(home_short(s.cwd))
         row.append(clean(s.title))
         rows.append(row)
-    headers = ["", "ID", "STATUS", "UPDATED", "MSGS", "COST", *(["PROJECT"] if with_project else []), "TITLE"]
+    headers = ["", "ID", "STATUS", "AGENT", "UPDATED", "MSGS", "COST", *(["PROJECT"] if with_project else []), "TITLE"]
     if out.width < 72:
-        # A narrow terminal keeps what tells sessions apart: id, status, age and title.
+        # A narrow terminal keeps what tells sessions apart: id, status, agent, age and title.
         keep = [i for i, h in enumerate(headers) if h not in ("MSGS", "COST", "PROJECT")]
         headers = [headers[i] for i in keep]
         rows = [[row[i] for i in keep] for row in rows]
