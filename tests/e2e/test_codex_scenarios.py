@@ -211,6 +211,61 @@ async def test_kill_9_mid_turn_then_resume_under_the_same_id(served: Served) -> 
     assert [t["status"] for t in s.metadata(session_id)["turns"]] == ["interrupted", "completed"]
 
 
+async def test_cancel_mid_turn_then_resume_under_the_same_id(served: Served) -> None:
+    s = served
+    mark = s.mark()
+    started = await s.start(SLOW)
+    session_id, pid = started["sessionId"], started["session"]["pid"]
+    await s.mid_turn(session_id, mark)
+    rollout = s.agent.rollout(session_id)
+    assert rollout is not None
+    began = time.monotonic()
+    cancelled = (await s.request("workflow/cancel", {"sessionId": session_id}))["session"]
+    took = time.monotonic() - began
+    assert cancelled["status"] == "cancelled" and cancelled["pid"] is None
+    assert took < 2.5, f"cancelling took {took:.1f} s: SIGINT alone should end the turn, well before SIGTERM"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert s.metadata(session_id)["turns"][-1]["status"] == "cancelled"
+    mark = s.mark()
+    resumed = await s.resume(session_id, "after cancel")
+    assert resumed["sessionId"] == session_id
+    done = await s.ended(resumed, mark)
+    assert done["status"] == "completed", done["lastError"]
+    assert s.agent.rollout(session_id) == rollout
+    messages = await s.messages(session_id)
+    assert user_texts(messages)[0] == SLOW and user_texts(messages)[-1] == "after cancel"
+    assert "to: after cancel" in messages[-1]["content"][-1]["text"]
+    assert [t["status"] for t in s.metadata(session_id)["turns"]] == ["cancelled", "completed"]
+
+
+async def test_a_codex_run_in_a_terminal_is_detected_running_then_completed(served: Served) -> None:
+    """Codex run directly in the watched project, not through Threadline."""
+    s = served
+    mark = s.mark()
+    process = s.agent.start(
+        ["exec", "--json", "--skip-git-repo-check", "-"], s.project, "typed in a terminal [[slow:5]]"
+    )
+    session_id = await asyncio.to_thread(
+        lambda: process.wait_for_event(lambda e: e.get("type") == "thread.started")["thread_id"]
+    )
+    detected = (
+        await s.client.wait_for(
+            "session/detected", lambda p: p["session"]["sessionId"] == session_id, timeout=TURN_TIMEOUT, start=mark
+        )
+    )["session"]
+    assert detected["source"] == "external" and detected["agent"] == "codex"
+    got = await s.update(session_id, lambda i: i["status"] == "running" and i["pid"] == process.pid, mark)
+    assert got["source"] == "external"
+    with pytest.raises(JsonRpcException) as busy:
+        await s.resume(session_id, "me too")
+    assert busy.value.code == -32002 and busy.value.data == {"sessionId": session_id, "pid": process.pid}
+    done = await s.update(session_id, lambda i: i["status"] != "running", mark)
+    assert (done["status"], done["source"], done["pid"]) == ("completed", "external", None)
+    assert (await asyncio.to_thread(process.finish)).returncode == 0
+    assert not (s.project / ".threadline").exists()
+
+
 async def test_a_second_writer_is_refused_by_this_server_and_another(
     served: Served, claude_home: Path, fake_claude: list[str]
 ) -> None:
@@ -226,7 +281,7 @@ async def test_a_second_writer_is_refused_by_this_server_and_another(
         assert (await other.get(session_id))["status"] == "running"
         with pytest.raises(JsonRpcException) as refused:
             await other.resume(session_id, "me too, from elsewhere")
-        assert refused.value.code == -32002 and refused.value.data["sessionId"] == session_id
+        assert refused.value.code == -32002 and refused.value.data == {"sessionId": session_id, "pid": pid}
     assert writers_of(session_id) == [], "a refused resume started a second codex"
     cancelled = (await s.request("workflow/cancel", {"sessionId": session_id}))["session"]
     assert cancelled["status"] == "cancelled"
@@ -257,6 +312,9 @@ async def test_a_restarted_server_finds_the_running_turn_and_its_end(
         assert (got["status"], got["pid"]) == ("running", pid), got
         listed = await second.request("session/list", {"cwd": str(project)})
         assert [(i["sessionId"], i["status"]) for i in listed["sessions"]] == [(session_id, "running")]
+        with pytest.raises(JsonRpcException) as busy:  # Codex still holds the session's claim
+            await second.resume(session_id, "me too")
+        assert busy.value.code == -32002 and busy.value.data == {"sessionId": session_id, "pid": pid}
         done = await second.update(session_id, lambda i: i["status"] != "running", mark)
         assert done["status"] == "completed" and done["pid"] is None, done
         assert (await second.get(session_id))["status"] == "completed"
