@@ -330,10 +330,14 @@ class SessionManager:
         self._absorb_all()
 
     def index_now(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Bring the catalog up to date now, blocking (a short-lived process: the CLI)."""
+        """Bring the catalog up to date now, blocking (a short-lived process: the CLI).
+
+        The agents' liveness signals are read too: a short-lived process has no watcher to
+        learn them from, and without them a session running in a terminal reads as ended."""
         work, gone = self.plan_index()
         self.run_index(work, gone, progress)
         self._absorb_all()
+        self.refresh_liveness()
         self.indexed.set()
 
     def sessions_with_prefix(self, prefix: str, project: str | None) -> list[str]:

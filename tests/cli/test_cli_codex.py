@@ -5,12 +5,15 @@ Responses-API stub (``-m "real_agent and codex"``)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.agents.codex_fixtures import CodexAgent, codex_agent, codex_kind
-from tests.cli.test_cli import ANSI, Cli
+from tests.cli.test_cli import ANSI, TIMEOUT, Cli, one_sentence
 from tests.conftest import install_transcripts
 from threadline.protocol import is_session_id
 
@@ -83,3 +86,56 @@ def test_a_failed_codex_turn_exits_3_with_the_agents_message(cli: Cli) -> None:
     assert again.returncode == 0, again.stderr
     result = json.loads(again.stdout)
     assert result["sessionId"] == session_id and result["session"]["status"] == "completed"
+
+
+def test_cancel_stops_a_codex_turn_another_cli_runs(cli: Cli) -> None:
+    owner = subprocess.Popen(
+        cli.argv(["start", "--agent", "codex", "take your time [[slow:30]]"]),
+        cwd=cli.project,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        session_id = owner.stdout.readline().strip()  # printed once Codex named the thread
+        assert is_session_id(session_id), owner.communicate(timeout=TIMEOUT)
+        meta = cli.project / ".threadline" / "workflows" / session_id / "metadata.json"
+        deadline = time.monotonic() + TIMEOUT
+        while json.loads(meta.read_text()).get("pid") is None:  # written just after the id
+            assert time.monotonic() < deadline and owner.poll() is None, "the owner never recorded the pid"
+            time.sleep(0.02)
+        agent_pid = json.loads(meta.read_text())["pid"]
+        cancelled = cli.run("cancel", session_id[:8], "--json")
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert json.loads(cancelled.stdout)["session"]["status"] == "cancelled"
+        _, err = owner.communicate(timeout=TIMEOUT)
+        # The owner saw its Codex end without a result; the store says what the user did.
+        assert owner.returncode == 3 and f"{session_id} interrupted" in err, err
+        with pytest.raises(ProcessLookupError):
+            os.kill(agent_pid, 0)
+        assert json.loads(cli.run("show", session_id, "--json").stdout)["session"]["status"] == "cancelled"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.communicate()
+
+
+def test_cancel_names_the_agent_of_a_turn_run_in_a_terminal(cli: Cli, codex_agent: CodexAgent) -> None:
+    process = codex_agent.start(["exec", "--json", "--skip-git-repo-check", "-"], cli.project, "hold on [[slow:30]]")
+    session_id = process.wait_for_event(lambda e: e.get("type") == "thread.started")["thread_id"]
+    deadline = time.monotonic() + TIMEOUT
+    while session_id not in codex_agent.adapter.live_sessions():  # the writer lock announces nothing
+        assert time.monotonic() < deadline, "Codex never took its writer lock"
+        time.sleep(0.02)
+    shown = json.loads(cli.run("show", session_id[:8], "--json").stdout)["session"]
+    assert (shown["status"], shown["pid"], shown["source"]) == ("running", process.pid, "external")
+    refused = cli.run("cancel", session_id[:8])
+    assert refused.returncode == 1
+    assert one_sentence(refused.stderr) == (
+        f"threadline: Session {session_id} runs in a Codex CLI process that Threadline did not start "
+        f"(pid {process.pid}); stop it where it runs."
+    )
+    assert process.popen.poll() is None, "the refused cancel stopped Codex"
