@@ -2,8 +2,9 @@
 
 Each runs on the fake ``codex`` (fast tier) and on the real CLI offline against the
 Responses-API stub (``-m "real_agent and codex"``): a tool call, an HTTP 500 then a resume,
-kill -9 mid-turn then a resume, a second writer refused (one server and two), a restart of
-the server while a turn runs, and input over Codex's limit.
+kill -9 and a cancel mid-turn, each then a resume, a Codex run in a terminal, a second writer
+refused (one server and two), a restart of the server while a turn runs, and input over
+Codex's limit. (Start, list, resume, fork, a 1 MB prompt: ``test_other_agents.py``.)
 """
 
 from __future__ import annotations
