@@ -22,7 +22,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from threadline import claims
 from threadline.agents.base import AgentAdapter, AgentCommand, TurnOutcome
@@ -49,6 +49,7 @@ from threadline.protocol import (
     SessionListResult,
     SessionMessagesResult,
     StartResult,
+    Status,
     WorkflowStartParams,
 )
 from threadline.reading import SessionReader
@@ -225,14 +226,16 @@ class SessionManager:
         self._recover(session_id, project)
 
     def _recover(self, session_id: str, project: str) -> None:
-        """No process holds a turn the store calls running: record how its transcript ends."""
+        """No process holds a turn the store calls running: record how its transcript ends,
+        by the rule for a session no process holds (a reply, the model API's error, …)."""
         files = self.catalog.files_of(session_id)
         summary = files[0].summary if files else None
-        finished = summary is not None and summary.ending == "reply"
-        outcome = TurnOutcome(
-            "completed" if finished else "interrupted",
-            last_error=None if finished else "The agent process was gone when Threadline restarted.",
-        )
+        gone = TurnOutcome("interrupted", last_error="The agent process was gone when Threadline restarted.")
+        outcome = gone
+        if summary is not None and summary.ending != "empty":  # a turn that wrote nothing did not complete
+            status, error = status_of_ending(summary.ending, summary.ending_error)
+            if status != "interrupted":
+                outcome = TurnOutcome(cast(Status, status), last_error=error)
         store = self.stores(project)
 
         def still_running(meta: WorkflowMetadata) -> bool:

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pygls.exceptions import JsonRpcException
 from tests.agents.codex_fixtures import CodexAgent, codex_agent, codex_kind
 from tests.e2e.harness import ThreadlineClient, start_client, stop_client
 from tests.e2e.test_other_agents import options, user_texts
+from threadline.store import ProjectStore, TurnRecord, WorkflowMetadata
 
 __all__ = ["codex_agent", "codex_kind"]
 
@@ -337,3 +339,36 @@ async def test_input_over_codexs_limit_is_a_failed_turn_with_its_message(served:
     assert s.metadata(session_id)["turns"][-1]["status"] == "failed"
     if s.agent.is_real:
         assert s.agent.stub.response_requests(session_id) == []
+
+
+async def test_a_turn_that_failed_while_no_server_ran_reads_as_failed(
+    codex_agent: CodexAgent, project: Path, claude_home: Path, fake_claude: list[str]
+) -> None:
+    """A store entry left ``running`` (its server gone) whose rollout ends with the model
+    API's error: the restarted server records the failure and its message, as it would for
+    a session it never ran, not an interruption."""
+    run = codex_agent.turn(project, "boom [[http500]]").finish()
+    session_id = json.loads(run.stdout.splitlines()[0])["thread_id"]
+    rollout = codex_agent.rollout(session_id)
+    assert rollout is not None
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    store = ProjectStore(project)
+    store.ensure()
+    store.write_metadata(
+        WorkflowMetadata(
+            session_id=session_id,
+            agent="codex",
+            cwd=str(project),
+            title="boom",
+            status="running",
+            pid=gone.pid,
+            transcript_path=str(rollout),
+            turns=[TurnRecord(prompt="boom [[http500]]", status="running")],
+        )
+    )
+    async with serve(codex_agent, project, claude_home, fake_claude) as s:
+        got = await s.get(session_id)
+        assert got["status"] == "failed" and got["source"] == "workflow", got
+        assert got["lastError"] and "high demand" in got["lastError"], got["lastError"]
+        assert s.metadata(session_id)["turns"][-1]["status"] == "failed"
