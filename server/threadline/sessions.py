@@ -204,10 +204,23 @@ class SessionManager:
         for adapter in self.adapters.values():
             registry.update(adapter.live_sessions())
         self._registry = registry
+        checked = set()
         for workflow in self.catalog.running_workflows():
             session_id = str(workflow["sessionId"])
             if session_id not in self.writer.turns:
+                checked.add(session_id)
                 self._check_running(session_id, str(workflow.get("cwd", "")))
+        for session_id in set(self._foreign) - checked:
+            self._recheck_foreign(session_id)
+
+    def _recheck_foreign(self, session_id: str) -> None:
+        """Ask the claim again about a turn another process ran: its end may not have reached
+        this process yet (the shared catalog already says so), and a request must not answer
+        ``running`` from memory."""
+        if session_id in self._foreign:
+            project = str((self.catalog.workflow(session_id) or {}).get("cwd") or "")
+            if project:
+                self._check_running(session_id, project)
 
     def _check_running(self, session_id: str, project: str) -> None:
         """A store entry says ``running``: another process's turn, or one whose process died."""
@@ -537,6 +550,7 @@ class SessionManager:
     def info(self, session_id: str) -> SessionInfo:
         """Everything known about one session (SessionNotFound if nothing is)."""
         self._sync_store_of(session_id)
+        self._recheck_foreign(session_id)
         info = self.reader.info(session_id)
         self._interest.add(session_id)
         return info
