@@ -22,7 +22,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from threadline import claims
 from threadline.agents.base import AgentAdapter, AgentCommand, TurnOutcome
@@ -49,6 +49,7 @@ from threadline.protocol import (
     SessionListResult,
     SessionMessagesResult,
     StartResult,
+    Status,
     WorkflowStartParams,
 )
 from threadline.reading import SessionReader
@@ -203,10 +204,14 @@ class SessionManager:
         for adapter in self.adapters.values():
             registry.update(adapter.live_sessions())
         self._registry = registry
+        checked = set()
         for workflow in self.catalog.running_workflows():
             session_id = str(workflow["sessionId"])
             if session_id not in self.writer.turns:
+                checked.add(session_id)
                 self._check_running(session_id, str(workflow.get("cwd", "")))
+        for session_id in set(self._foreign) - checked:
+            self._recheck_foreign(session_id)
 
     def _check_running(self, session_id: str, project: str) -> None:
         """A store entry says ``running``: another process's turn, or one whose process died."""
@@ -225,18 +230,20 @@ class SessionManager:
         self._recover(session_id, project)
 
     def _recover(self, session_id: str, project: str) -> None:
-        """No process holds a turn the store calls running: record how its transcript ends.
+        """No process holds a turn the store calls running: record how its transcript ends, by
+        the rule for a session no process holds (a reply, the model API's error, …).
 
         The transcript is read again first: the agent may have written its reply moments
         before it let go of the claim, sooner than the watcher reports the change."""
         self.refresh_session(session_id)
         file = self.reader.primary_file(session_id)
         summary = file.summary if file is not None else None
-        finished = summary is not None and summary.ending == "reply"
-        outcome = TurnOutcome(
-            "completed" if finished else "interrupted",
-            last_error=None if finished else "The agent process was gone when Threadline restarted.",
-        )
+        gone = TurnOutcome("interrupted", last_error="The agent process was gone when Threadline restarted.")
+        outcome = gone
+        if summary is not None and summary.ending != "empty":  # a turn that wrote nothing did not complete
+            status, error = status_of_ending(summary.ending, summary.ending_error)
+            if status != "interrupted":
+                outcome = TurnOutcome(cast(Status, status), last_error=error)
         store = self.stores(project)
 
         def still_running(meta: WorkflowMetadata) -> bool:
@@ -342,10 +349,14 @@ class SessionManager:
         self._absorb_all()
 
     def index_now(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Bring the catalog up to date now, blocking (a short-lived process: the CLI)."""
+        """Bring the catalog up to date now, blocking (a short-lived process: the CLI).
+
+        The agents' liveness signals are read too: a short-lived process has no watcher to
+        learn them from, and without them a session running in a terminal reads as ended."""
         work, gone = self.plan_index()
         self.run_index(work, gone, progress)
         self._absorb_all()
+        self.refresh_liveness()
         self.indexed.set()
 
     def sessions_with_prefix(self, prefix: str, project: str | None) -> list[str]:
@@ -563,8 +574,6 @@ class SessionManager:
             for known in self.catalog.projects():
                 self.sync_store(known)
         self.refresh_liveness()
-        for session_id in list(self._foreign):
-            self._recheck_foreign(session_id)
         result = self.reader.page(params, project)
         self._interest.update(s.session_id for s in result.sessions)
         return result

@@ -13,7 +13,9 @@ what a session manager touches, checked against the real CLI in
 * **Errors**, worded as the real ones: an unknown flag (clap, exit 2), outside a git repo
   without ``--skip-git-repo-check``, no prompt on stdin, an unknown id for resume / fork,
   a second writer of a live thread (exit 1). A resume "id" that is not a UUID is a thread
-  name; none is found, and a new thread starts (exit 0), as the real one does.
+  name; none is found, and a new thread starts (exit 0), as the real one does. Input over
+  1,048,576 characters: ``thread.started``, then ``turn/start`` fails (exit 1) with nothing
+  written (a new thread gets no rollout, a fork only its first two records).
 * **Prompt**: ``-`` or no PROMPT: the whole of stdin, verbatim. PROMPT and a piped stdin:
   ``PROMPT\\n\\n<stdin>\\n…\\n</stdin>``.
 * **Files** under ``CODEX_HOME`` (default ``~/.codex``):
@@ -95,6 +97,8 @@ BOOL_FLAGS = {
 }
 EXEC_ONLY = {"-s": "sandbox", "--sandbox": "sandbox"}
 RESUME_ONLY = {"--last": "last", "--all": "all"}
+MAX_INPUT_CHARS = 1_048_576
+"""The most characters (not bytes) of input a turn takes; one more and ``turn/start`` fails."""
 
 
 class Exit(Exception):
@@ -610,6 +614,19 @@ def _quote(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- main
+def refuse_if_too_large(thread: Thread, prompt: str) -> None:
+    """As the real one: the thread opened (``thread.started`` printed), the turn refused, exit 1."""
+    if len(prompt) <= MAX_INPUT_CHARS:
+        return
+    thread.unlock()
+    raise Exit(
+        1,
+        f"Error: turn/start: turn/start failed: Input exceeds the maximum length of {MAX_INPUT_CHARS} characters. "
+        f'(code -32602), data: {{"input_error_code":"input_too_large","max_chars":{MAX_INPUT_CHARS},'
+        f'"actual_chars":{len(prompt)}}}\n' + BACKTRACE,
+    )
+
+
 def read_prompt(positional: str | None) -> str:
     if positional is not None and positional != "-":
         if sys.stdin is None or sys.stdin.isatty():
@@ -671,6 +688,7 @@ def main(argv: list[str]) -> int:
         thread.lock("resume")
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the turn runs, as the real one
         thread.out({"type": "thread.started", "thread_id": thread.id})
+        refuse_if_too_large(thread, prompt)  # before anything is written
         thread.settings_applied()
     else:
         thread_id = uuid7()
@@ -700,6 +718,8 @@ def main(argv: list[str]) -> int:
         thread.lock("start")
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the turn runs, as the real one
         thread.out({"type": "thread.started", "thread_id": thread_id})
+        if command != "fork":
+            refuse_if_too_large(thread, prompt)  # a new thread: no rollout at all
         if opts.get("ephemeral"):
             thread.path = Path(os.devnull)
         meta.update(
@@ -718,6 +738,7 @@ def main(argv: list[str]) -> int:
         thread.write("session_meta", meta)
         if command == "fork":
             thread.settings_applied()
+            refuse_if_too_large(thread, prompt)  # a fork keeps its first two records
             thread.settings_applied()
         else:
             thread.fresh = True

@@ -224,3 +224,39 @@ def test_refusals(pair: tuple[CodexAgent, CodexAgent]) -> None:
         return out
 
     both(pair, scenario)
+
+
+def test_input_over_the_limit_is_refused(pair: tuple[CodexAgent, CodexAgent]) -> None:
+    """1,048,576 characters (not bytes) are taken; one more and the turn is refused after
+    ``thread.started``, with nothing written: no rollout for a new thread, an unchanged one
+    for a resume, the first two records for a fork."""
+
+    def scenario(agent: CodexAgent, project: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        wide = "é" * 1_048_576  # 2 MiB of UTF-8, at the limit in characters
+        parent, outcome = outcome_of(agent.turn(project, wide).finish())
+        assert parent and outcome.status == "completed"
+        path = agent.rollout(parent)
+        assert path is not None
+        before = path.read_bytes()
+        over = "x" * 1_048_576 + "\n"
+        for name, request in (
+            ("start", {}),
+            ("resume", {"session_id": parent, "resume": True}),
+            ("fork", {"fork_from": parent}),
+        ):
+            run = agent.turn(project, over, **request).finish()  # type: ignore[arg-type]
+            thread_id, outcome = outcome_of(run)
+            rollout = agent.rollout(thread_id) if thread_id else None
+            out[name] = {
+                "returncode": run.returncode,
+                "stdout": [e["type"] for e in run.events],
+                "outcome": (outcome.status, outcome.last_error),
+                "same_id": thread_id == parent,
+                "records": None if rollout is None else record_kinds(rollout) if rollout != path else "parent",
+                "parent_unchanged": path.read_bytes() == before,
+                "locks": sorted(p.name for p in agent.paths.locks.iterdir() if p.name != ".coordination.lock"),
+            }
+        return out
+
+    both(pair, scenario)

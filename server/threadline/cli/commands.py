@@ -372,8 +372,10 @@ async def run_cancel(args: argparse.Namespace) -> int:
     if info.status != "running" or pid is None:
         raise ThreadlineError(f"Session {session_id} is not running (it is {info.status}).")
     if info.source != "workflow":
+        adapter = core.adapters.get(info.agent)
+        agent = adapter.display_name if adapter is not None else info.agent
         raise ThreadlineError(
-            f"Session {session_id} runs in a Claude Code process that Threadline did not start "
+            f"Session {session_id} runs in a {agent} process that Threadline did not start "
             f"(pid {pid}); stop it where it runs."
         )
     if session_id in core.runs:
