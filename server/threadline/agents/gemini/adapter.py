@@ -59,6 +59,23 @@ class GeminiAdapter(AdapterDefaults):
         """Always None: the file name holds only the id's first 8 characters."""
         return None
 
+    def find_transcript(self, session_id: str) -> Path | None:
+        """The chat of ``session_id``: the name holds only 8 characters of the id, so each
+        candidate's first record says whose it is; of several (a resume's stray header-only
+        file), the biggest. A request needs this when the catalog read the chat before its
+        first record was written, and so does not know yet whose it is."""
+        found: list[tuple[int, Path]] = []
+        for path in self.paths.chats_of(session_id):
+            try:
+                with open(path, "rb") as handle:
+                    first = handle.readline(64 * 1024)
+                    size = os.fstat(handle.fileno()).st_size
+            except OSError:
+                continue
+            if f'"sessionId":"{session_id}"'.encode() in first.replace(b" ", b""):
+                found.append((size, path))
+        return max(found)[1] if found else None
+
     def summarizer(self, path: Path, state: dict[str, Any] | None) -> ChatSummarizer:
         return ChatSummarizer(path, state)
 
