@@ -7,8 +7,15 @@ also runs ``ccusage session --json --offline`` (npm ``ccusage@20.0.24``, install
 ``.cache/ccusage/``) on the same corpus, and each row gives the ratio Threadline / ccusage.
 Medians of ``--runs`` rounds (min-max). The page cache is warmed before the first round.
 
-Correctness is checked against an independent full scan done here with orjson: every session
-listed once, cursor paging through the top project without a duplicate or a gap, ``query`` results
+The same run measures a mixed history of the same size beside it (``benchmarks/corpus_agents.py``:
+a third each of Claude transcripts, Codex rollouts and Gemini chats; ``--no-mixed`` leaves it out)
+and prints a second table: each row for the Claude-only corpus and the mixed one, with the ratio
+mixed / Claude-only (issue 8: a mixed history lists as fast as a Claude-only one). Rounds alternate
+between the two corpora, each after its files were read into the page cache.
+
+Correctness is checked against an independent full scan done here with orjson (for Codex and
+Gemini sessions: the generator's record of what it wrote): every session listed once, each agent's
+count, cursor paging through the top project without a duplicate or a gap, ``query`` results
 equal to the scan's, token totals equal. A failed check makes the exit status non-zero; a missed
 speed target never does.
 
@@ -17,7 +24,7 @@ The server gets its cache folder as ``THREADLINE_CACHE_DIR`` and ``initializatio
 
     .venv/bin/python benchmarks/scale.py              # medium corpus, 3 rounds
     .venv/bin/python benchmarks/scale.py --large      # 20,000 sessions / ~5 GB
-    .venv/bin/python benchmarks/scale.py --quick      # seconds; what CI runs
+    .venv/bin/python benchmarks/scale.py --quick      # seconds; what CI runs (60 sessions each)
 """
 
 from __future__ import annotations
