@@ -456,6 +456,24 @@ async def server_round(
                 f"session/messages fromEnd 50 of the biggest transcript: the last {min(50, total)} of {total}",
                 f"got {len(result['messages'])} from offset {result['offset']}",
             )
+    for agent in corpus_agents.AGENTS:
+        theirs = [sid for sid, a in truth.agent.items() if a == agent]
+        if not theirs or len(set(truth.agent.values())) == 1:
+            continue  # a Claude-only corpus: the row above
+        biggest = max(theirs, key=lambda sid: truth.size[sid])
+        async with Server(homes, cache_dir) as server:
+            result, took = await server.request(
+                "session/messages", {"sessionId": biggest, "fromEnd": True, "limit": 50}
+            )
+            v[f"last page {agent}"] = took
+            v[f"rss last page {agent}"] = vm_hwm_mb(server.pid)
+            out.notes[f"biggest {agent}"] = f"{truth.size[biggest] / 1e6:.0f} MB"
+            if first:
+                checks.expect(
+                    len(result["messages"]) == min(50, int(result["total"])),
+                    f"session/messages fromEnd 50 of the biggest {agent} session",
+                    f"got {len(result['messages'])} of {result['total']}",
+                )
     return out
 
 
@@ -692,6 +710,16 @@ def compare(runs: list[tuple[str, Truth, dict[str, Any], list[Round]]]) -> str:
     for name, key, unit in COMPARED:
         a, b = col(a_rounds, key), col(b_rounds, key)
         lines.append(f"| {name} | {spread(a, unit)} | {spread(b, unit)} | {ratio(b, a)} |")
+    notes: dict[str, str] = {}
+    for r in b_rounds:
+        notes.update(r.notes)
+    for agent in corpus_agents.AGENTS:
+        if f"last page {agent}" in b_rounds[0].values:
+            b, rss = col(b_rounds, f"last page {agent}"), col(b_rounds, f"rss last page {agent}")
+            lines.append(
+                f"| … of the biggest {agent} session ({notes.get(f'biggest {agent}', '?')}): time / peak RSS "
+                f"| | {spread(b)} / {spread(rss, 'MB')} | |"
+            )
     return "\n".join(lines)
 
 
