@@ -7,8 +7,15 @@ also runs ``ccusage session --json --offline`` (npm ``ccusage@20.0.24``, install
 ``.cache/ccusage/``) on the same corpus, and each row gives the ratio Threadline / ccusage.
 Medians of ``--runs`` rounds (min-max). The page cache is warmed before the first round.
 
-Correctness is checked against an independent full scan done here with orjson: every session
-listed once, cursor paging through the top project without a duplicate or a gap, ``query`` results
+The same run measures a mixed history of the same size beside it (``benchmarks/corpus_agents.py``:
+a third each of Claude transcripts, Codex rollouts and Gemini chats; ``--no-mixed`` leaves it out)
+and prints a second table: each row for the Claude-only corpus and the mixed one, with the ratio
+mixed / Claude-only (issue 8: a mixed history lists as fast as a Claude-only one). Rounds alternate
+between the two corpora, each after its files were read into the page cache.
+
+Correctness is checked against an independent full scan done here with orjson (for Codex and
+Gemini sessions: the generator's record of what it wrote): every session listed once, each agent's
+count, cursor paging through the top project without a duplicate or a gap, ``query`` results
 equal to the scan's, token totals equal. A failed check makes the exit status non-zero; a missed
 speed target never does.
 
@@ -17,7 +24,7 @@ The server gets its cache folder as ``THREADLINE_CACHE_DIR`` and ``initializatio
 
     .venv/bin/python benchmarks/scale.py              # medium corpus, 3 rounds
     .venv/bin/python benchmarks/scale.py --large      # 20,000 sessions / ~5 GB
-    .venv/bin/python benchmarks/scale.py --quick      # seconds; what CI runs
+    .venv/bin/python benchmarks/scale.py --quick      # seconds; what CI runs (60 sessions each)
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from lsprotocol import types as lsp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import corpus  # noqa: E402
+from benchmarks import corpus, corpus_agents  # noqa: E402
 from tests.e2e.harness import ThreadlineClient, server_config, stop_client  # noqa: E402
 
 CCUSAGE = "ccusage@20.0.24"
@@ -132,6 +139,7 @@ def scan_file(path: str) -> dict[str, Any]:
 @dataclass
 class Truth:
     cwd: dict[str, str] = field(default_factory=dict)
+    agent: dict[str, str] = field(default_factory=dict)
     size: dict[str, int] = field(default_factory=dict)
     hits: dict[str, set[str]] = field(default_factory=dict)
     output_tokens: int = 0
@@ -152,13 +160,23 @@ class Truth:
         return max(self.size, key=lambda sid: self.size[sid])
 
 
-def scan(config_dir: Path) -> Truth:
+def scan(homes: Homes) -> Truth:
+    """The Claude transcripts scanned here; the Codex and Gemini sessions as their generator
+    recorded them (``benchmarks/corpus_agents.py``: what it wrote, independent of the server)."""
     began = time.perf_counter()
-    paths = [str(p) for p in (config_dir / "projects").glob("*/*.jsonl")]
+    paths = [str(p) for p in (homes.claude / "projects").glob("*/*.jsonl")]
     truth = Truth(hits={word: set() for word in QUERIES.values()})
+    for written in homes.written:
+        sid = written["session_id"]
+        truth.cwd[sid], truth.agent[sid] = written["cwd"], written["agent"]
+        truth.size[sid] = written["size"]
+        truth.output_tokens += written["output_tokens"]
+        for word in written["hits"]:
+            truth.hits[word].add(sid)
     with multiprocessing.get_context("fork").Pool(min(2, os.cpu_count() or 1)) as pool:
         for found in pool.imap_unordered(scan_file, paths, chunksize=16):
             truth.cwd[found["id"]] = found["cwd"]
+            truth.agent[found["id"]] = "claude"
             truth.size[found["id"]] = found["size"]
             truth.output_tokens += found["output"]
             for word, hit in found["hits"].items():
@@ -168,10 +186,10 @@ def scan(config_dir: Path) -> Truth:
     return truth
 
 
-def warm_page_cache(config_dir: Path) -> tuple[float, int]:
+def warm_page_cache(homes: Homes) -> tuple[float, int]:
     began = time.perf_counter()
     total = 0
-    for path in (config_dir / "projects").glob("*/*.jsonl"):
+    for path in homes.files():
         with open(path, "rb", buffering=0) as handle:
             while chunk := handle.read(1 << 20):
                 total += len(chunk)
@@ -221,19 +239,54 @@ def vm_hwm_mb(pid: int) -> float:
     return 0.0
 
 
+# -- the corpus's homes -----------------------------------------------------------------------
+@dataclass
+class Homes:
+    """Where each agent's history lives: a Claude-only corpus has empty Codex and Gemini homes
+    (never the user's own ``~/.codex`` or ``~/.gemini``)."""
+
+    claude: Path
+    codex: Path
+    gemini: Path
+    written: list[dict[str, Any]] = field(default_factory=list)
+    """The Codex and Gemini sessions of a mixed corpus, from its manifest."""
+
+    def files(self) -> Iterator[Path]:
+        yield from (self.claude / "projects").glob("*/*.jsonl")
+        yield from (self.codex / "sessions").glob("*/*/*/rollout-*.jsonl")
+        yield from (self.gemini / ".gemini" / "tmp").glob("*/chats/session-*.jsonl")
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "claudeConfigDir": str(self.claude),
+            "agents": {"codex": {"home": str(self.codex)}, "gemini": {"home": str(self.gemini)}},
+        }
+
+
+def claude_only(config_dir: Path, work: Path) -> Homes:
+    empty = work / "no-other-agents"
+    (empty / "codex").mkdir(parents=True, exist_ok=True)
+    (empty / "gemini").mkdir(parents=True, exist_ok=True)
+    return Homes(config_dir, empty / "codex", empty / "gemini")
+
+
+def mixed(out: Path, manifest: dict[str, Any]) -> Homes:
+    return Homes(out / "claude", out / "codex", out / "gemini", manifest["sessions"])
+
+
 # -- the server over stdio --------------------------------------------------------------------
 class Server:
     """One ``threadline serve`` process, timed from spawn."""
 
-    def __init__(self, config_dir: Path, cache_dir: Path) -> None:
-        self.config_dir = config_dir
+    def __init__(self, homes: Homes, cache_dir: Path) -> None:
+        self.homes = homes
         self.cache_dir = cache_dir
         self.client: ThreadlineClient | None = None
         self.spawned = 0.0
         self.initialized = 0.0
 
     def env(self) -> dict[str, str]:
-        return server_env(self.config_dir, self.cache_dir)
+        return server_env(self.homes, self.cache_dir)
 
     async def __aenter__(self) -> Server:
         self.spawned = time.perf_counter()
@@ -244,7 +297,7 @@ class Server:
             lsp.InitializeParams(
                 capabilities=lsp.ClientCapabilities(),
                 workspace_folders=[],
-                initialization_options={"claudeConfigDir": str(self.config_dir), "cacheDir": str(self.cache_dir)},
+                initialization_options={**self.homes.options(), "cacheDir": str(self.cache_dir)},
             )
         )
         self.initialized = time.perf_counter()
@@ -290,11 +343,13 @@ class Server:
             await asyncio.sleep(0.05)
 
 
-def server_env(config_dir: Path, cache_dir: Path) -> dict[str, str]:
+def server_env(homes: Homes, cache_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "CLAUDE_CONFIG_DIR": str(config_dir),
+            "CLAUDE_CONFIG_DIR": str(homes.claude),
+            "CODEX_HOME": str(homes.codex),
+            "GEMINI_CLI_HOME": str(homes.gemini),
             "THREADLINE_CACHE_DIR": str(cache_dir),
             "XDG_CACHE_HOME": str(cache_dir / "xdg"),  # nothing lands in the user's own cache
         }
@@ -313,8 +368,10 @@ class Checks:
     def __init__(self) -> None:
         self.failures: list[str] = []
         self.passed: list[str] = []
+        self.prefix = ""
 
     def expect(self, ok: bool, what: str, detail: str = "") -> None:
+        what = self.prefix + what
         (self.passed if ok else self.failures).append(what if ok else f"{what}: {detail}")
 
 
@@ -331,14 +388,14 @@ def check_sessions(checks: Checks, what: str, sessions: list[dict[str, Any]], wa
 
 
 async def server_round(
-    config_dir: Path, cache_dir: Path, truth: Truth, checks: Checks, first: bool, page: int, full_page: int
+    homes: Homes, cache_dir: Path, truth: Truth, checks: Checks, first: bool, page: int, full_page: int
 ) -> Round:
     out = Round()
     v = out.values
     top = truth.top
     top_ids = truth.in_project(top)
     everyone = set(truth.cwd)
-    async with Server(config_dir, cache_dir) as server:
+    async with Server(homes, cache_dir) as server:
         v["initialize"] = server.initialized - server.spawned
         _, took = await server.request("session/list", {"limit": PAGE})
         v["first answer (spawn)"] = time.perf_counter() - server.spawned
@@ -348,6 +405,10 @@ async def server_round(
         v["cold full index cpu"] = cpu_seconds(server.pid)
         if first:
             check_sessions(checks, f"complete listing, all projects (cursor, limit {full_page})", sessions, everyone)
+            for agent in corpus_agents.AGENTS:
+                got = sum(1 for s in sessions if s.get("agent") == agent)
+                wanted = sum(1 for a in truth.agent.values() if a == agent)
+                checks.expect(got == wanted, f"{agent} sessions listed: {wanted}", f"listed {got}")
             listed = sum(int(s["usage"]["outputTokens"]) for s in sessions if s.get("usage"))
             checks.expect(
                 listed == truth.output_tokens,
@@ -376,14 +437,14 @@ async def server_round(
             if first:
                 check_sessions(checks, f'query "{word}" in the top project = the full scan', found, wanted)
         v["rss after queries"] = vm_hwm_mb(server.pid)
-    async with Server(config_dir, cache_dir) as server:
+    async with Server(homes, cache_dir) as server:
         await server.request("session/list", {"limit": PAGE})
         v["restart first answer"] = time.perf_counter() - server.spawned
         await server.complete_listing(len(everyone), full_page)
         v["restart complete"] = time.perf_counter() - server.spawned
         v["rss restart"] = vm_hwm_mb(server.pid)
     biggest = truth.biggest
-    async with Server(config_dir, cache_dir) as server:
+    async with Server(homes, cache_dir) as server:
         result, took = await server.request("session/messages", {"sessionId": biggest, "fromEnd": True, "limit": 50})
         v["last page"] = took
         v["last page (spawn)"] = time.perf_counter() - server.spawned
@@ -395,12 +456,30 @@ async def server_round(
                 f"session/messages fromEnd 50 of the biggest transcript: the last {min(50, total)} of {total}",
                 f"got {len(result['messages'])} from offset {result['offset']}",
             )
+    for agent in corpus_agents.AGENTS:
+        theirs = [sid for sid, a in truth.agent.items() if a == agent]
+        if not theirs or len(set(truth.agent.values())) == 1:
+            continue  # a Claude-only corpus: the row above
+        biggest = max(theirs, key=lambda sid: truth.size[sid])
+        async with Server(homes, cache_dir) as server:
+            result, took = await server.request(
+                "session/messages", {"sessionId": biggest, "fromEnd": True, "limit": 50}
+            )
+            v[f"last page {agent}"] = took
+            v[f"rss last page {agent}"] = vm_hwm_mb(server.pid)
+            out.notes[f"biggest {agent}"] = f"{truth.size[biggest] / 1e6:.0f} MB"
+            if first:
+                checks.expect(
+                    len(result["messages"]) == min(50, int(result["total"])),
+                    f"session/messages fromEnd 50 of the biggest {agent} session",
+                    f"got {len(result['messages'])} of {result['total']}",
+                )
     return out
 
 
-def cli_round(config_dir: Path, cache_dir: Path, top: str, work: Path, checks: Checks, first: bool) -> Round:
+def cli_round(homes: Homes, cache_dir: Path, top: str, work: Path, checks: Checks, first: bool) -> Round:
     out = Round()
-    env = server_env(config_dir, cache_dir)
+    env = server_env(homes, cache_dir)
     for label, extra in (("cli all", ["--all"]), ("cli top", ["--cwd", top])):
         target = work / f"{label}.json"
         argv = [sys.executable, "-m", "threadline", "list", *extra, "--json"]
@@ -595,6 +674,55 @@ def table(rounds: list[Round], truth: Truth, label: str, page: int) -> str:
     return "\n".join([*head, *body])
 
 
+COMPARED = [
+    ("cold full index: spawn → complete `session/list`, all projects", "cold full index", "s"),
+    ("… CPU of that (server process tree)", "cold full index cpu", "s"),
+    ("first answer of a cold server, from spawn", "first answer (spawn)", "s"),
+    ("restart (same cache): spawn → first answer", "restart first answer", "s"),
+    ("restart: spawn → complete listing", "restart complete", "s"),
+    ("warm page of 100, all projects", "warm page, all", "s"),
+    ("warm page of 100, top project", "warm page, top", "s"),
+    ("cursor paging, top project, per page", "paging top, per page", "s"),
+    (f'search "{corpus.TITLE_WORD}" (title word), top project, first page', "search title word, repeat", "s"),
+    (f'search "{corpus.MESSAGE_WORD}" (message word), top project, first page', "search message word, repeat", "s"),
+    ("last 50 messages of the biggest session, fresh process", "last page", "s"),
+    ("peak RSS (VmHWM), server: cold index + queries", "rss after queries", "MB"),
+    ("CLI `threadline list --all --json` (wall)", "cli all", "s"),
+]
+
+
+def compare(runs: list[tuple[str, Truth, dict[str, Any], list[Round]]]) -> str:
+    """Claude-only beside mixed, measured in the same run: the mixed / Claude-only ratio."""
+    (a_label, a_truth, a_stats, a_rounds), (b_label, b_truth, b_stats, b_rounds) = runs
+
+    def col(rounds: list[Round], key: str) -> list[float]:
+        return [r.values[key] for r in rounds if key in r.values]
+
+    def head(label: str, truth: Truth, stats: dict[str, Any]) -> str:
+        top = len(truth.in_project(truth.top))
+        return f"{label}: {stats['files']:,} sessions / {stats['bytes'] / 1e9:.2f} GB (top project {top:,})"
+
+    lines = [
+        f"| measure (medians of {len(a_rounds)}) | {head(a_label, a_truth, a_stats)} | "
+        f"{head(b_label, b_truth, b_stats)} | mixed / Claude-only |",
+        "|---|---|---|---|",
+    ]
+    for name, key, unit in COMPARED:
+        a, b = col(a_rounds, key), col(b_rounds, key)
+        lines.append(f"| {name} | {spread(a, unit)} | {spread(b, unit)} | {ratio(b, a)} |")
+    notes: dict[str, str] = {}
+    for r in b_rounds:
+        notes.update(r.notes)
+    for agent in corpus_agents.AGENTS:
+        if f"last page {agent}" in b_rounds[0].values:
+            b, rss = col(b_rounds, f"last page {agent}"), col(b_rounds, f"rss last page {agent}")
+            lines.append(
+                f"| … of the biggest {agent} session ({notes.get(f'biggest {agent}', '?')}): time / peak RSS "
+                f"| | {spread(b)} / {spread(rss, 'MB')} | |"
+            )
+    return "\n".join(lines)
+
+
 async def run(args: argparse.Namespace) -> int:
     preset = "large" if args.large else "quick" if args.quick else "medium"
     config_dir = args.corpus or ROOT / ".cache" / "scale" / preset
@@ -608,40 +736,66 @@ async def run(args: argparse.Namespace) -> int:
         f"(generated in {stats['seconds']} s with {stats['workers']} processes; ready in {made:.1f} s)",
         flush=True,
     )
+    mixed_dir = args.mixed_corpus or ROOT / ".cache" / "scale" / f"mixed-{preset}"
+    mixed_manifest = None
+    if not args.no_mixed:
+        began = time.perf_counter()
+        mixed_manifest = corpus_agents.ensure(mixed_dir, preset)
+        m = mixed_manifest["stats"]
+        parts = ", ".join(f"{agent} {v['files']} / {v['bytes'] / 1e6:.0f} MB" for agent, v in m["by_agent"].items())
+        print(
+            f"mixed corpus {mixed_dir}: {m['files']} sessions, {m['bytes'] / 1e6:.0f} MB ({parts}), p50 "
+            f"{m['size_p50'] / 1e3:.0f} KB, max {m['size_max'] / 1e6:.0f} MB, {m['torn']} torn last lines "
+            f"(generated in {m['seconds']} s; ready in {time.perf_counter() - began:.1f} s)",
+            flush=True,
+        )
     binary = None if args.no_ccusage else install_ccusage()
-    truth = scan(config_dir)
-    warm, read = warm_page_cache(config_dir)
-    print(
-        f"full scan with orjson (2 processes): {truth.seconds:.2f} s; page cache warmed: {read / 1e6:.0f} MB in "
-        f"{warm:.2f} s; top project {truth.top} ({len(truth.in_project(truth.top))} sessions)",
-        flush=True,
-    )
     checks = Checks()
-    rounds: list[Round] = []
     ccusage_note = ""
     with tempfile.TemporaryDirectory(prefix="threadline-scale-") as tmp:
         base = Path(tmp)
+        corpora: list[tuple[str, Homes, dict[str, Any]]] = [("Claude-only", claude_only(config_dir, base), stats)]
+        if mixed_manifest is not None:
+            corpora.append(("mixed", mixed(mixed_dir, mixed_manifest), mixed_manifest["stats"]))
+        truths: list[Truth] = []
+        for label, homes, _ in corpora:
+            truth = scan(homes)
+            truths.append(truth)
+            print(
+                f"{label}: full scan with orjson (2 processes): {truth.seconds:.2f} s; top project {truth.top} "
+                f"({len(truth.in_project(truth.top))} sessions)",
+                flush=True,
+            )
+        rounds: list[list[Round]] = [[] for _ in corpora]
         for n in range(args.runs):
-            work = base / f"round-{n}"
-            cache_dir = work / "cache"
-            cache_dir.mkdir(parents=True)
             first = n == 0
-            merged = Round()
-            if binary is not None:
-                cc = ccusage_round(binary, config_dir, work, truth, checks, first)
-                merged.values.update(cc.values)
-                ccusage_note = cc.notes.get("ccusage", ccusage_note)
-            served = await server_round(config_dir, cache_dir, truth, checks, first, args.page, args.full_page)
-            merged.values.update(served.values)
-            merged.notes.update(served.notes)
-            cli = cli_round(config_dir, cache_dir, truth.top, work, checks, first)
-            merged.values.update(cli.values)
-            rounds.append(merged)
-            print(f"round {n + 1}/{args.runs} done", file=sys.stderr, flush=True)
+            for index, ((label, homes, _), truth) in enumerate(zip(corpora, truths, strict=True)):
+                checks.prefix = f"{label}: " if len(corpora) > 1 else ""
+                work = base / f"{index}-round-{n}"
+                cache_dir = work / "cache"
+                cache_dir.mkdir(parents=True)
+                warm, read = warm_page_cache(homes)  # each round starts with the corpus in the page cache
+                if first:
+                    print(f"{label}: page cache warmed: {read / 1e6:.0f} MB in {warm:.2f} s", flush=True)
+                merged = Round()
+                if binary is not None and index == 0:
+                    cc = ccusage_round(binary, homes.claude, work, truth, checks, first)
+                    merged.values.update(cc.values)
+                    ccusage_note = cc.notes.get("ccusage", ccusage_note)
+                served = await server_round(homes, cache_dir, truth, checks, first, args.page, args.full_page)
+                merged.values.update(served.values)
+                merged.notes.update(served.notes)
+                cli = cli_round(homes, cache_dir, truth.top, work, checks, first)
+                merged.values.update(cli.values)
+                rounds[index].append(merged)
+                print(f"{label}: round {n + 1}/{args.runs} done", file=sys.stderr, flush=True)
     label = f"{stats['files']:,} sessions / {stats['bytes'] / 1e9:.2f} GB, medians of {args.runs}"
     print()
-    print(table(rounds, truth, label, args.page))
+    print(table(rounds[0], truths[0], label, args.page))
     print()
+    if len(corpora) > 1:
+        print(compare([(c[0], t, c[2], r) for c, t, r in zip(corpora, truths, rounds, strict=True)]))
+        print()
     if ccusage_note:
         print(f"ccusage: {ccusage_note}")
     for line in checks.passed:
@@ -659,6 +813,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=None, help="rounds (default 3; 1 with --quick)")
     parser.add_argument("--corpus", type=Path, default=None, help="where the corpus lives (default .cache/scale/)")
     parser.add_argument("--no-ccusage", action="store_true", help="leave the ccusage comparison out")
+    parser.add_argument("--no-mixed", action="store_true", help="leave the mixed 3-agent corpus out")
+    parser.add_argument("--mixed-corpus", type=Path, default=None, help="where the mixed corpus lives")
     args = parser.parse_args()
     if args.runs is None:
         args.runs = 1 if args.quick else 3
