@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,8 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from tests.agents.codex_fixtures import CodexAgent, codex_agent, codex_kind
-from tests.e2e.harness import ThreadlineClient, start_client, stop_client
+from tests.e2e.harness import start_client, stop_client
+from tests.e2e.served import TURN_TIMEOUT, ServedProject
 from tests.e2e.test_other_agents import options, user_texts
 from threadline.store import ProjectStore, TurnRecord, WorkflowMetadata
 
@@ -33,19 +34,13 @@ __all__ = ["codex_agent", "codex_kind"]
 
 pytestmark = pytest.mark.codex
 
-TURN_TIMEOUT = 60.0
 SLOW = "take your time [[slow:30]]"
 """A reply streamed over 30 s: the turn is mid-stream for as long as a scenario needs."""
 
 
 @dataclass
-class Served:
-    client: ThreadlineClient
+class Served(ServedProject):
     agent: CodexAgent
-    project: Path
-
-    async def request(self, method: str, params: dict[str, Any]) -> Any:
-        return await self.client.request(method, params)
 
     async def start(self, prompt: str, **params: Any) -> dict[str, Any]:
         return await self.request(
@@ -54,33 +49,6 @@ class Served:
 
     async def resume(self, session_id: str, prompt: str) -> dict[str, Any]:
         return await self.request("session/resume", {"sessionId": session_id, "prompt": prompt})
-
-    async def get(self, session_id: str) -> dict[str, Any]:
-        return dict((await self.request("session/get", {"sessionId": session_id}))["session"])
-
-    async def messages(self, session_id: str) -> list[dict[str, Any]]:
-        page = await self.request("session/messages", {"sessionId": session_id, "limit": 1000})
-        return list(page["messages"])
-
-    def mark(self) -> int:
-        return len(self.client.received)
-
-    async def update(self, session_id: str, test: Callable[[dict[str, Any]], bool], start: int = 0) -> dict[str, Any]:
-        """The first ``session/updated`` of ``session_id`` (from ``start``) whose SessionInfo passes ``test``."""
-        params = await self.client.wait_for(
-            "session/updated",
-            lambda p: p["session"]["sessionId"] == session_id and test(p["session"]),
-            timeout=TURN_TIMEOUT,
-            start=start,
-        )
-        return dict(params["session"])
-
-    async def ended(self, answer: dict[str, Any], start: int = 0) -> dict[str, Any]:
-        """The first update after ``answer`` (a start or resume result) that shows its turn over."""
-        since = answer["session"]["updatedAt"]
-        return await self.update(
-            answer["sessionId"], lambda s: s["status"] != "running" and s["updatedAt"] > since, start
-        )
 
     async def mid_turn(self, session_id: str, start: int = 0) -> None:
         """The prompt is in the rollout and (real CLI) sent to the stub: the model is answering."""
@@ -95,10 +63,6 @@ class Served:
             return False
         return not self.agent.is_real or bool(self.agent.stub.response_requests(session_id))
 
-    def metadata(self, session_id: str) -> dict[str, Any]:
-        path = self.project / ".threadline" / "workflows" / session_id / "metadata.json"
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-
 
 @contextlib.asynccontextmanager
 async def serve(
@@ -107,7 +71,7 @@ async def serve(
     """A server running ``agent`` in ``project``; on the way out (with ``cancel``) it cancels
     the turns still running, so a failed test leaves no Codex behind."""
     client = await start_client([project], options(claude_home, fake_claude, "codex", agent))
-    served = Served(client, agent, project)
+    served = Served(client=client, agent=agent, project=project)
     try:
         yield served
     finally:
@@ -299,9 +263,8 @@ async def test_a_restarted_server_finds_the_running_turn_and_its_end(
 ) -> None:
     # Long enough to outlast two server starts on a loaded machine; it ends on its own.
     prompt = "take your time [[slow:10]]"
-    first = Served(
-        await start_client([project], options(claude_home, fake_claude, "codex", codex_agent)), codex_agent, project
-    )
+    client = await start_client([project], options(claude_home, fake_claude, "codex", codex_agent))
+    first = Served(client=client, agent=codex_agent, project=project)
     try:
         started = await first.start(prompt)
         session_id, pid = started["sessionId"], started["session"]["pid"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import signal
@@ -29,12 +28,12 @@ from pygls.exceptions import JsonRpcException
 
 from tests.agents.gemini_fixtures import GeminiAgent, gemini_agent, gemini_kind
 from tests.agents.gemini_scenarios import FAST_MODEL, big_prompt, session_chat
-from tests.e2e.harness import ThreadlineClient, start_client, stop_client
+from tests.e2e.harness import start_client, stop_client
+from tests.e2e.served import TURN_TIMEOUT, ServedProject
 
 __all__ = ["gemini_agent", "gemini_kind"]
 pytestmark = pytest.mark.gemini
 
-TURN_TIMEOUT = 60.0
 BUSY = -32002
 INVALID_PARAMS = -32602
 REPLY = re.compile(r"(?:w\d+ )*stub reply #\d+ to: (?P<prompt>.*)", re.S)
@@ -51,15 +50,10 @@ def options(claude_home: Path, fake_claude: list[str], agent: GeminiAgent) -> di
 
 
 @dataclass
-class Served:
+class Served(ServedProject):
     """A server running ``agent`` (Gemini) and watching ``project``."""
 
-    client: ThreadlineClient
     agent: GeminiAgent
-    project: Path
-
-    async def request(self, method: str, params: dict[str, Any]) -> Any:
-        return await self.client.request(method, params)
 
     async def start(self, prompt: str, **params: Any) -> dict[str, Any]:
         params = {"cwd": str(self.project), "prompt": prompt, "agent": "gemini", "model": FAST_MODEL, **params}
@@ -68,26 +62,6 @@ class Served:
     async def resume(self, session_id: str, prompt: str, **params: Any) -> dict[str, Any]:
         params = {"sessionId": session_id, "prompt": prompt, "model": FAST_MODEL, **params}
         return dict(await self.request("session/resume", params))
-
-    async def get(self, session_id: str) -> dict[str, Any]:
-        return dict((await self.request("session/get", {"sessionId": session_id}))["session"])
-
-    async def messages(self, session_id: str) -> list[dict[str, Any]]:
-        page = await self.request("session/messages", {"sessionId": session_id, "limit": 1000})
-        return list(page["messages"])
-
-    def mark(self) -> int:
-        return len(self.client.received)
-
-    async def ended(self, answer: dict[str, Any], start: int = 0) -> dict[str, Any]:
-        """The first update after ``answer`` (a start or resume result) that shows its turn over."""
-        session_id, since = answer["sessionId"], answer["session"]["updatedAt"]
-
-        def over(params: dict[str, Any]) -> bool:
-            info = params["session"]
-            return info["sessionId"] == session_id and info["status"] != "running" and info["updatedAt"] > since
-
-        return dict((await self.client.wait_for("session/updated", over, TURN_TIMEOUT, start))["session"])
 
     async def mid_turn(self, session_id: str, start: int = 0) -> None:
         """Until the chat holds the prompt: Gemini writes it just before it calls the model."""
@@ -98,10 +72,6 @@ class Served:
 
         await self.client.wait_for("session/updated", prompted, TURN_TIMEOUT, start)
 
-    def metadata(self, session_id: str) -> dict[str, Any]:
-        path = self.project / ".threadline" / "workflows" / session_id / "metadata.json"
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-
     def chat(self, session_id: str) -> Path:
         """The one chat file that is the session (a resume's stray header file is not)."""
         return session_chat(self.agent, session_id)[0]
@@ -110,7 +80,7 @@ class Served:
 @contextlib.asynccontextmanager
 async def serve(agent: GeminiAgent, project: Path, claude_home: Path, fake_claude: list[str]) -> AsyncIterator[Served]:
     client = await start_client([project], options(claude_home, fake_claude, agent))
-    served = Served(client, agent, project)
+    served = Served(client=client, agent=agent, project=project)
     try:
         yield served
     finally:
@@ -372,9 +342,8 @@ async def test_a_restarted_server_shows_the_running_turn_then_its_end(
     """The turn outlives its server: the next server finds it running (the agent holds the
     claim), refuses a resume as busy, and sees it end on its own."""
     prompt = "take your time [[slow:6]]"
-    before = Served(
-        await start_client([project], options(claude_home, fake_claude, gemini_agent)), gemini_agent, project
-    )
+    client = await start_client([project], options(claude_home, fake_claude, gemini_agent))
+    before = Served(client=client, agent=gemini_agent, project=project)
     try:
         started = await before.start(prompt)
         session_id, pid = started["sessionId"], started["session"]["pid"]
