@@ -323,7 +323,46 @@ def stamp(t: float) -> str:
     return f"{head}.{int((t - second) * 1000):03d}Z"
 
 
-class Writer:
+class LineWriter:
+    """Streams one file's JSON lines in writes of about 1 MiB, holding the last line back so a
+    torn file (a writer killed mid-line) can lose half of it."""
+
+    def __init__(self, path: Path) -> None:
+        self.handle = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
+        self.last_line = b""
+        self.written = 0
+
+    def emit(self, record: dict[str, Any]) -> None:
+        if self.last_line:
+            self.pending.append(self.last_line)
+            self.pending_bytes += len(self.last_line)
+            if self.pending_bytes > 1 << 20:
+                self.flush()
+        self.last_line = orjson.dumps(record) + b"\n"
+
+    def flush(self) -> None:
+        data = b"".join(self.pending)
+        self.handle.write(data)
+        self.written += len(data)
+        self.pending.clear()
+        self.pending_bytes = 0
+
+    @property
+    def size(self) -> int:
+        return self.written + self.pending_bytes + len(self.last_line)
+
+    def close(self, torn: bool) -> None:
+        """Write the last line (half of it, with no newline, when ``torn``) and close."""
+        self.flush()
+        last = self.last_line[: max(1, len(self.last_line) // 2)] if torn else self.last_line
+        self.handle.write(last)
+        self.written += len(last)
+        self.handle.close()
+
+
+class Writer(LineWriter):
     """Builds one session's records in the version's shapes and streams them to its file."""
 
     def __init__(self, plan_: Session, path: Path) -> None:
@@ -332,11 +371,7 @@ class Writer:
         self.t = plan_.start
         self.new = plan_.version == NEW_VERSION
         self.tx = texts()
-        self.handle = open(path, "wb")  # noqa: SIM115 - closed in finish()
-        self.pending: list[bytes] = []
-        self.pending_bytes = 0
-        self.last_line = b""
-        self.written = 0
+        super().__init__(path)
         self.parent: str | None = None
         self.counts = Counts(files=1)
         self.model = self.rng.choice(MODELS[plan_.version])
@@ -352,34 +387,13 @@ class Writer:
 
     # output
     def emit(self, record: dict[str, Any]) -> None:
-        if self.last_line:
-            self.pending.append(self.last_line)
-            self.pending_bytes += len(self.last_line)
-            if self.pending_bytes > 1 << 20:
-                self.flush()
-        self.last_line = orjson.dumps(record) + b"\n"
+        super().emit(record)
         self.counts.lines += 1
 
-    def flush(self) -> None:
-        data = b"".join(self.pending)
-        self.handle.write(data)
-        self.written += len(data)
-        self.pending.clear()
-        self.pending_bytes = 0
-
-    @property
-    def size(self) -> int:
-        return self.written + self.pending_bytes + len(self.last_line)
-
     def finish(self, path: Path) -> Counts:
-        self.flush()
-        last = self.last_line
+        self.close(torn=self.p.torn)
         if self.p.torn:
-            last = last[: max(1, len(last) // 2)]  # no newline: the writer was killed mid-line
             self.counts.torn = 1
-        self.handle.write(last)
-        self.written += len(last)
-        self.handle.close()
         os.utime(path, (min(self.t, END), min(self.t, END)))
         self.counts.bytes = self.written
         self.counts.sizes = [self.written]

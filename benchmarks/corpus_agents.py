@@ -35,12 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import corpus
-from benchmarks.corpus import END, MB, Session, lognormal_size, stamp, texts, uuid4
+from benchmarks.corpus import END, MB, LineWriter, Session, lognormal_size, stamp, texts, uuid4
 
 GENERATOR = "threadline-mixed-corpus/1"
 MANIFEST = "threadline-mixed.json"
@@ -72,7 +70,7 @@ class Written:
     hits: list[str] = field(default_factory=list)
 
 
-class Base:
+class Base(LineWriter):
     """Streams one session's records to its file; tracks the searchable text and the tokens."""
 
     def __init__(self, plan: Session, path: Path, agent: str) -> None:
@@ -82,32 +80,9 @@ class Base:
         self.tx = texts()
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(path, "wb")  # noqa: SIM115 - closed in finish()
-        self.pending: list[bytes] = []
-        self.pending_bytes = 0
-        self.written = 0
-        self.last_line = b""
+        super().__init__(path)
         self.out = Written(agent, plan.session_id, plan.cwd, str(path))
         self.found: set[str] = set()
-
-    def emit(self, record: dict[str, Any]) -> None:
-        if self.last_line:
-            self.pending.append(self.last_line)
-            self.pending_bytes += len(self.last_line)
-            if self.pending_bytes > 1 << 20:
-                self.flush()
-        self.last_line = orjson.dumps(record) + b"\n"
-
-    def flush(self) -> None:
-        data = b"".join(self.pending)
-        self.handle.write(data)
-        self.written += len(data)
-        self.pending.clear()
-        self.pending_bytes = 0
-
-    @property
-    def size(self) -> int:
-        return self.written + self.pending_bytes + len(self.last_line)
 
     def searchable(self, text: str) -> str:
         """Text a ``query`` searches (prompts, replies, thinking, tool input and output)."""
@@ -122,11 +97,7 @@ class Base:
 
     def finish(self) -> Written:
         """The last record is written last; a torn file loses half of it (no newline)."""
-        self.flush()
-        last = self.last_line[: max(1, len(self.last_line) // 2)] if self.p.torn else self.last_line
-        self.handle.write(last)
-        self.written += len(last)
-        self.handle.close()
+        self.close(torn=self.p.torn)
         os.utime(self.path, (min(self.t, END), min(self.t, END)))
         self.out.size = self.written
         self.out.hits = sorted(self.found)
