@@ -109,7 +109,7 @@ class GeminiTurnMonitor:
             return None
         for path in self.paths.chats_of(self.session_id):
             try:
-                fold = fold_file(path)
+                fold = fold_file(path, keep_raw=False)
             except OSError:
                 continue
             summary = fold.summary()
