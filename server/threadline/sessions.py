@@ -4,11 +4,12 @@
 layer and the CLI call:
 
 * the adapters (``agents/``) say where each agent keeps its sessions and how to read them;
-* the indexer (``indexer.py``) reads what changed into the catalog (``catalog.py``);
+* the indexer (``indexer.py``) reads what changed into the catalog (``catalog/``);
 * the read side (``reading.py``) answers lists, searches, pages and SessionInfo from the
   catalog, the turns running now and the active markers;
 * the write side (``turns.py``) starts, resumes, forks and cancels turns behind the busy
-  guard (``claims.py``) and records them in the project store (``store.py``).
+  guard (``claims.py``) and records them in the project store (``store/``);
+* liveness (``liveness.py``) knows which turns other processes run, and when they end.
 
 It knows nothing of JSON-RPC: requests come in as method calls, and what a client should
 hear about goes out through :class:`SessionEvents`.
@@ -22,10 +23,9 @@ import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 
-from threadline import claims
-from threadline.agents.base import AgentAdapter, AgentCommand, TurnOutcome
+from threadline.agents.base import AgentAdapter, AgentCommand
 from threadline.agents.registry import build_adapters
 from threadline.catalog import Catalog, status_of_ending
 from threadline.config import Options
@@ -40,7 +40,7 @@ from threadline.indexer import (
     scan,
     signature,
 )
-from threadline.procs import pid_alive
+from threadline.liveness import ForeignTurns, registry_of
 from threadline.protocol import (
     DEFAULT_AGENT,
     Message,
@@ -49,7 +49,6 @@ from threadline.protocol import (
     SessionListResult,
     SessionMessagesResult,
     StartResult,
-    Status,
     WorkflowStartParams,
 )
 from threadline.reading import SessionReader
@@ -85,7 +84,7 @@ class SessionEvents(Protocol):
     def session_removed(self, session_id: str) -> None: ...
 
 
-class SessionManager:
+class SessionManager(ForeignTurns):
     """See the module docstring."""
 
     def __init__(self, options: Options, events: SessionEvents) -> None:
@@ -190,111 +189,6 @@ class SessionManager:
     @property
     def runs(self) -> dict[str, AgentRun]:
         return self.writer.runs
-
-    def live(self) -> dict[str, int]:
-        """Session id → pid of every turn running now, by this process or any other."""
-        live = {sid: pid for sid, pid in self._registry.items() if pid_alive(pid)}
-        live.update(self._foreign)
-        live.update(self.writer.running())
-        return live
-
-    def refresh_liveness(self) -> None:
-        """Re-read the agents' live-process registries and the claims of running store entries."""
-        registry: dict[str, int] = {}
-        for adapter in self.adapters.values():
-            registry.update(adapter.live_sessions())
-        self._registry = registry
-        checked = set()
-        for workflow in self.catalog.running_workflows():
-            session_id = str(workflow["sessionId"])
-            if session_id not in self.writer.turns:
-                checked.add(session_id)
-                self._check_running(session_id, str(workflow.get("cwd", "")))
-        for session_id in set(self._foreign) - checked:
-            self._recheck_foreign(session_id)
-
-    def _check_running(self, session_id: str, project: str) -> None:
-        """A store entry says ``running``: another process's turn, or one whose process died."""
-        if session_id in self.writer.turns:
-            return
-        holder = claims.Claims(self.stores(project).workflows_dir / session_id).holder(session_id)
-        if holder is None:
-            # A turn recorded before claims existed, or by a process that left no claim.
-            workflow = self.catalog.workflow(session_id) or {}
-            pid = workflow.get("pid")
-            holder = pid if isinstance(pid, int) and pid_alive(pid) else None
-        if holder is not None:
-            self._foreign[session_id] = holder
-            return
-        self._foreign.pop(session_id, None)
-        self._recover(session_id, project)
-
-    def _recover(self, session_id: str, project: str) -> None:
-        """No process holds a turn the store calls running: record how its transcript ends, by
-        the rule for a session no process holds (a reply, the model API's error, …).
-
-        The transcript is read again first: the agent may have written its reply moments
-        before it let go of the claim, sooner than the watcher reports the change."""
-        self.refresh_session(session_id)
-        file = self.reader.primary_file(session_id)
-        summary = file.summary if file is not None else None
-        gone = TurnOutcome("interrupted", last_error="The agent process was gone when Threadline restarted.")
-        outcome = gone
-        if summary is not None and summary.ending != "empty":  # a turn that wrote nothing did not complete
-            status, error = status_of_ending(summary.ending, summary.ending_error)
-            if status != "interrupted":
-                outcome = TurnOutcome(cast(Status, status), last_error=error)
-        store = self.stores(project)
-
-        def still_running(meta: WorkflowMetadata) -> bool:
-            return meta.status == "running"
-
-        meta = store.read_metadata(session_id)
-        if meta is None or not still_running(meta):
-            self.sync_store(project)
-            return
-        logger.info("session %s was running under pid %s, now gone: %s", session_id, meta.pid, outcome.status)
-        self.writer.finish(session_id, project, outcome, None, None)
-
-    def check_foreign(self) -> None:
-        """Re-check turns run by other processes; called on registry changes and periodically."""
-        if self._registry:
-            before = self._registry
-            self._registry = _registry_of(self.adapters.values())
-            for session_id in set(before) - set(self._registry):
-                if session_id not in self.writer.turns and self.catalog.session(session_id) is not None:
-                    self.events.session_changed(session_id, None)
-        for session_id in list(self._foreign):
-            self._recheck_foreign(session_id)
-
-    def _recheck_foreign(self, session_id: str) -> None:
-        """Is another process's turn of this session still running? If not, take its end from
-        the store (or recover it) and tell the clients. One claim probe: cheap enough for a
-        request to call before it answers, so no answer shows a turn running that has ended."""
-        if session_id not in self._foreign:
-            return
-        workflow = self.catalog.workflow(session_id)
-        project = str((workflow or {}).get("cwd", ""))
-        if project:
-            self.sync_store(project)
-        folder = self.stores(project).workflows_dir / session_id
-        holder = claims.Claims(folder).holder(session_id) if project else None
-        pid = (workflow or {}).get("pid")
-        if holder is None and isinstance(pid, int) and pid_alive(pid):
-            holder = pid
-        if holder is None:
-            del self._foreign[session_id]
-            workflow = self.catalog.workflow(session_id)
-            if workflow is not None and workflow.get("status") == "running":
-                self._recover(session_id, project)
-            self.events.session_changed(session_id, None)
-
-    @property
-    def has_foreign(self) -> bool:
-        """Something runs outside this process that no file event will announce the end of:
-        a turn of another Threadline process, or a live agent in an agent's registry (Codex
-        leaves its lock file behind when killed, Claude its registry entry)."""
-        return bool(self._foreign) or bool(self._registry)
 
     def _turn_started(self, session_id: str, new_entry: bool) -> None:
         self._interest.add(session_id)
@@ -435,7 +329,7 @@ class SessionManager:
             if quiet_new or not self._interesting(session_id, project):
                 return
             self._link_transcript(session_id, path)
-            self._registry = {**self._registry, **_registry_of(self.adapters.values())}
+            self._registry = {**self._registry, **registry_of(self.adapters.values())}
             try:
                 self.events.session_detected(self.reader.info(session_id, refresh=False))
             except SessionNotFound:
@@ -472,18 +366,6 @@ class SessionManager:
                 self.events.session_changed(session_id, None)
             return
 
-    def _watch_foreign_turn(self, session_id: str) -> None:
-        """A session another process runs a turn in: check its claim every 2 s, since the end
-        of that turn is written to its store, which no watcher event of ours announces."""
-        if session_id in self.writer.turns or session_id in self._foreign:
-            return
-        workflow = self.catalog.workflow(session_id)
-        if workflow is not None and workflow.get("status") == "running":
-            project = str(workflow.get("cwd", ""))
-            holder = claims.Claims(self.stores(project).workflows_dir / session_id).holder(session_id)
-            if holder is not None:
-                self._foreign[session_id] = holder
-
     def _interesting(self, session_id: str, project: str | None) -> bool:
         return (
             session_id in self.writer.turns
@@ -507,17 +389,6 @@ class SessionManager:
             logger.warning("cannot link the transcript of %s: %s", session_id, exc)
             return
         self.stores.mirror(project, meta)
-
-    def _registry_changed(self) -> None:
-        before = self._registry
-        self._registry = _registry_of(self.adapters.values())
-        for session_id in {s for s in before.keys() | self._registry.keys() if before.get(s) != self._registry.get(s)}:
-            if session_id in self.writer.turns:
-                continue
-            if self.catalog.session(session_id) is not None:
-                self._watch_foreign_turn(session_id)
-                self.events.session_changed(session_id, None)
-        self.check_foreign()
 
     def refresh_session(self, session_id: str) -> None:
         """Bring one session's transcript rows up to date (a request may come before the watcher)."""
@@ -693,13 +564,6 @@ class SessionManager:
     async def shutdown(self) -> None:
         """Leave running turns alone: they finish on their own and a restart picks them up."""
         logger.info("shutting down with %d running turn(s)", len(self.writer.turns))
-
-
-def _registry_of(adapters: Iterable[AgentAdapter]) -> dict[str, int]:
-    live: dict[str, int] = {}
-    for adapter in adapters:
-        live.update(adapter.live_sessions())
-    return live
 
 
 def _is_folder_of_transcripts(adapter: AgentAdapter, path: Path) -> bool:
