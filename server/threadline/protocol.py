@@ -164,6 +164,8 @@ class SessionInfo(WireModel):
 def _absolute_dir(value: str) -> str:
     if not value or not Path(value).is_absolute():
         raise ValueError("must be an absolute path")
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
     return value
 
 

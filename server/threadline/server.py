@@ -100,6 +100,9 @@ class ThreadlineServer(SafeServer):
             logger.warning("%s", warning)
             self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Warning, message=warning))
         for folder in _workspace_paths(params):
+            if "\x00" in folder:  # no file system path holds one: nothing to watch
+                logger.warning("not watching the workspace folder %r: a path cannot hold a NUL character", folder)
+                continue
             self.core.watch_project(folder)
 
     async def start_watching(self) -> None:

@@ -285,11 +285,15 @@ async def test_invalid_start_params(threadline: ThreadlineClient, project: Path)
         ({"cwd": str(project), "prompt": "x", "agent": "nope"}, "agent"),
         ({"cwd": str(project), "prompt": "x", "permissionMode": "bogus"}, "permissionMode"),
         ({"cwd": str(project), "prompt": "x", "model": "--dangerously-skip-permissions"}, "model"),
+        ({"cwd": f"{project}\x00/x", "prompt": "x"}, "cwd"),
     ]
     for params, field in cases:
         with pytest.raises(JsonRpcException) as refused:
             await threadline.request("workflow/start", params)
         assert refused.value.code == -32602 and refused.value.data == {"field": field}, params
+    with pytest.raises(JsonRpcException) as refused:  # no path holds a NUL: not a traceback
+        await threadline.request("session/list", {"cwd": f"{project}\x00/x"})
+    assert refused.value.code == -32602 and refused.value.data == {"field": "cwd"}
     assert not (project / ".threadline").exists()
 
 
