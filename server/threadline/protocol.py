@@ -47,6 +47,8 @@ REQUEST_METHODS = (
 DEFAULT_AGENT = "claude"
 """The agent of a request that names none (protocol §3)."""
 AGENTS = ("claude", "codex", "gemini")
+PERMISSION_MODES = ("acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "manual", "plan")
+"""The ``permissionMode`` values (Claude Code's; each adapter maps them to its agent's own)."""
 """Every agent id the protocol knows."""
 
 Status = Literal["running", "waiting_for_input", "completed", "failed", "cancelled", "interrupted"]

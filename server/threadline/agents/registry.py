@@ -12,8 +12,10 @@ from threadline.agents.base import AgentAdapter, AgentCommand
 from threadline.agents.claude import ClaudeAdapter
 from threadline.agents.codex.adapter import CodexAdapter
 from threadline.agents.gemini.adapter import GeminiAdapter
+from threadline.protocol import AGENTS
 
-KNOWN_AGENTS = ("claude", "codex", "gemini")
+KNOWN_AGENTS = AGENTS
+"""The protocol's agent ids (``protocol.AGENTS``), each with an adapter here."""
 
 
 def make_adapter(agent_id: str, home: Path, command: AgentCommand | None = None) -> AgentAdapter:

@@ -22,7 +22,7 @@ from threadline.cli.render import console, print_message, print_session_header, 
 from threadline.cli.resolve import UsageError, project_root, resolve_id
 from threadline.config import AgentOptions, Options, default_cache_dir, default_claude_config_dir
 from threadline.errors import ThreadlineError
-from threadline.protocol import SessionInfo
+from threadline.protocol import AGENTS, DEFAULT_AGENT, SessionInfo
 from threadline.sessions import Refresh, SessionManager
 from threadline.store import ProjectStore, WorkflowMetadata, utc_now
 from threadline.watcher import FolderWatcher
@@ -40,20 +40,19 @@ CANCEL_GRACE = 3.0
 
 def options_from(args: argparse.Namespace) -> Options:
     config_dir = Path(args.claude_config_dir).expanduser() if args.claude_config_dir else default_claude_config_dir()
-    command = [args.claude_command] if args.claude_command else _command_from_env()
     cache_dir = Path(args.cache_dir).expanduser() if getattr(args, "cache_dir", None) else default_cache_dir()
-    agents = {
-        "claude": AgentOptions(command),
-        "codex": AgentOptions(_command_from_env("THREADLINE_CODEX_COMMAND", "codex")),
-        "gemini": AgentOptions(_command_from_env("THREADLINE_GEMINI_COMMAND", "gemini")),
-    }
+    agents = {agent_id: AgentOptions(_command_from_env(agent_id)) for agent_id in AGENTS}
+    if args.claude_command:
+        agents[DEFAULT_AGENT] = AgentOptions([args.claude_command])
     return Options(claude_config_dir=config_dir, agents=agents, watch=True, cache_dir=cache_dir)
 
 
-def _command_from_env(variable: str = "THREADLINE_CLAUDE_COMMAND", default: str = "claude") -> list[str]:
+def _command_from_env(agent_id: str) -> list[str]:
+    """``$THREADLINE_<AGENT>_COMMAND`` (a word, or a JSON list), else the agent id on PATH."""
+    variable = f"THREADLINE_{agent_id.upper()}_COMMAND"
     raw = os.environ.get(variable)
     if not raw:
-        return [default]
+        return [agent_id]
     if raw.startswith("["):
         try:
             value = json.loads(raw)

@@ -12,11 +12,9 @@ import sys
 from typing import NoReturn
 
 from threadline import __version__
-from threadline.agents.claude.adapter import PERMISSION_MODES
-from threadline.protocol import STATUSES, TOOL_RULE
+from threadline.protocol import AGENTS, PERMISSION_MODES, STATUSES, TOOL_RULE
 
 EXIT_USAGE = 2
-AGENTS = ("claude", "codex", "gemini")
 SHELLS = ("bash", "zsh", "fish")
 
 EXIT_CODES = """exit codes:

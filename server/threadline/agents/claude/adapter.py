@@ -14,9 +14,8 @@ from threadline.agents.claude.records import build_messages
 from threadline.agents.claude.summary import ClaudeSummarizer
 from threadline.errors import InvalidParams
 from threadline.jsonl import iter_range
-from threadline.protocol import Message, is_session_id
+from threadline.protocol import PERMISSION_MODES, Message, is_session_id
 
-PERMISSION_MODES = ("acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "manual", "plan")
 """What ``claude --permission-mode`` takes: 2.1.197 lists ``default``, 2.1.3xx lists ``manual``
 in its place (and still takes ``default``). ``manual`` is passed as ``default``, which both take."""
 
